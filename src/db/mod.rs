@@ -1,0 +1,169 @@
+//! SQLite access: one writer connection behind a lock for every write (`BEGIN IMMEDIATE`), a pool
+//! of read-only connections for reads. In WAL mode readers never block the writer and vice versa;
+//! serialising writes in-process avoids SQLITE_BUSY storms that pooled writers cause.
+
+mod backup;
+mod lock;
+mod migrate;
+
+pub use backup::{backup_to, restore_from};
+pub use lock::DataLock;
+pub use migrate::{is_current as migrate_is_current, migrate, Applied, MigrationError, MIGRATIONS};
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How long a statement waits for a lock held by another process (backup, admin CLI).
+const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+#[derive(Debug)]
+pub enum DbError {
+    Sqlite(rusqlite::Error),
+    Pool(r2d2::Error),
+    Migration(MigrationError),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::Sqlite(e) => write!(f, "database error: {e}"),
+            DbError::Pool(e) => write!(f, "database pool error: {e}"),
+            DbError::Migration(e) => write!(f, "{e}"),
+            DbError::Io(e) => write!(f, "database file error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        DbError::Sqlite(e)
+    }
+}
+impl From<r2d2::Error> for DbError {
+    fn from(e: r2d2::Error) -> Self {
+        DbError::Pool(e)
+    }
+}
+impl From<MigrationError> for DbError {
+    fn from(e: MigrationError) -> Self {
+        DbError::Migration(e)
+    }
+}
+impl From<std::io::Error> for DbError {
+    fn from(e: std::io::Error) -> Self {
+        DbError::Io(e)
+    }
+}
+
+/// Pragmas every connection gets; busy_timeout first so the others wait instead of failing.
+fn common_pragmas(c: &Connection) -> rusqlite::Result<()> {
+    c.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+    c.pragma_update(None, "foreign_keys", "ON")?;
+    c.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}
+
+/// Opens a read-write connection with the appliance's pragmas (WAL, synchronous=NORMAL).
+pub fn open_writer(path: &Path) -> Result<Connection, DbError> {
+    let c = Connection::open(path)?;
+    c.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "synchronous", "NORMAL")?;
+    common_pragmas(&c)?;
+    Ok(c)
+}
+
+pub struct Db {
+    writer: Mutex<Connection>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+    path: PathBuf,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database, applies pending migrations, opens the read pool.
+    pub fn open(path: &Path, readers: u32) -> Result<(Db, Vec<Applied>), DbError> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let mut writer = open_writer(path)?;
+        let applied = migrate(&mut writer)?;
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
+            .with_init(|c| {
+                common_pragmas(c)?;
+                c.pragma_update(None, "query_only", "ON")
+            });
+        let readers = r2d2::Pool::builder()
+            .max_size(readers.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+        Ok((Db { writer: Mutex::new(writer), readers, path: path.to_path_buf() }, applied))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits on Ok, rolls back on Err.
+    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        // A panic inside a previous write poisons the lock; its transaction was rolled back on
+        // unwind, so the connection is still sound.
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx =
+            conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| E::from(DbError::from(e)))?;
+        let out = f(&tx)?;
+        tx.commit().map_err(|e| E::from(DbError::from(e)))?;
+        Ok(out)
+    }
+
+    /// Runs `f` on a pooled read-only connection.
+    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        let conn = self.readers.get().map_err(|e| E::from(DbError::from(e)))?;
+        f(&conn)
+    }
+
+    /// True when the writer can take the write lock right now (readiness check).
+    pub fn writable(&self) -> Result<(), DbError> {
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
+        Ok(())
+    }
+
+    /// Moves the WAL into the main file and truncates it (shutdown, before backups).
+    pub fn checkpoint(&self) -> Result<(), DbError> {
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// (database file bytes, WAL file bytes).
+    pub fn file_sizes(&self) -> (u64, u64) {
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        (size(&self.path), size(Path::new(&wal)))
+    }
+
+    /// The newest applied migration version.
+    pub fn schema_version(&self) -> Result<i64, DbError> {
+        self.read(|c| Ok(c.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?))
+    }
+}
+
+#[cfg(test)]
+mod tests;

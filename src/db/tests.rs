@@ -1,0 +1,113 @@
+use super::migrate::{apply, Migration};
+use super::*;
+
+fn tmp() -> PathBuf {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).unwrap_or_default();
+    let d = std::env::temp_dir().join(format!("bx-db-{}-{}", std::process::id(), u64::from_le_bytes(b)));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn m(version: i64, sql: &str) -> Migration {
+    use sha2::{Digest, Sha256};
+    Migration { version, name: format!("m{version}"), sql: sql.into(), checksum: hex::encode(Sha256::digest(sql)) }
+}
+
+#[test]
+fn migrations_apply_once_in_order_and_pragmas_are_set() {
+    let dir = tmp();
+    let path = dir.join("a.db");
+    let (db, applied) = Db::open(&path, 2).unwrap();
+    assert_eq!(applied.len(), MIGRATIONS.len());
+    assert_eq!(applied[0].version, 1);
+    let (mode, sync, fk): (String, i64, i64) = db
+        .write(|tx| {
+            Ok::<_, DbError>((
+                tx.query_row("PRAGMA journal_mode", [], |r| r.get(0))?,
+                tx.query_row("PRAGMA synchronous", [], |r| r.get(0))?,
+                tx.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?,
+            ))
+        })
+        .unwrap();
+    assert_eq!((mode.as_str(), sync, fk), ("wal", 1, 1));
+    drop(db);
+    let (_db, again) = Db::open(&path, 2).unwrap();
+    assert!(again.is_empty(), "nothing pending the second time");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn changed_or_unknown_migrations_stop_startup() {
+    let dir = tmp();
+    let mut c = open_writer(&dir.join("b.db")).unwrap();
+    apply(&mut c, &[m(1, "CREATE TABLE t(x);")]).unwrap();
+    let err = apply(&mut c, &[m(1, "CREATE TABLE t(y);")]).unwrap_err();
+    assert!(err.to_string().contains("changed after it was applied"), "{err}");
+    apply(&mut c, &[m(1, "CREATE TABLE t(x);"), m(2, "CREATE TABLE u(x);")]).unwrap();
+    let err = apply(&mut c, &[m(1, "CREATE TABLE t(x);")]).unwrap_err();
+    assert!(err.to_string().contains("newer than this binary"), "{err}");
+    // A failing migration leaves nothing behind (one transaction).
+    let err =
+        apply(&mut c, &[m(1, "CREATE TABLE t(x);"), m(2, "CREATE TABLE u(x);"), m(3, "CREATE TABLE v(x); BOGUS;")]);
+    assert!(err.is_err());
+    let v: i64 = c.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'v'", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, 0);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_failed_write_rolls_back_and_readers_see_commits() {
+    let dir = tmp();
+    let (db, _) = Db::open(&dir.join("c.db"), 2).unwrap();
+    let r: Result<(), DbError> = db.write(|tx| {
+        tx.execute("INSERT INTO app_meta (key, value) VALUES ('x', '1')", [])?;
+        Err(DbError::Io(std::io::Error::other("business rule failed")))
+    });
+    assert!(r.is_err());
+    db.write(|tx| tx.execute("INSERT INTO app_meta (key, value) VALUES ('y', '2')", []).map_err(DbError::from))
+        .unwrap();
+    let keys: Vec<String> = db
+        .read(|c| {
+            let mut st = c.prepare("SELECT key FROM app_meta WHERE key IN ('x','y')")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            Ok::<_, DbError>(rows.collect::<Result<_, _>>()?)
+        })
+        .unwrap();
+    assert_eq!(keys, vec!["y".to_string()]);
+    // Readers are read-only.
+    let denied = db.read(|c| c.execute("DELETE FROM app_meta", []).map_err(DbError::from));
+    assert!(denied.is_err());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn restore_refuses_while_locked_and_keeps_the_old_file() {
+    let dir = tmp();
+    let path = dir.join("d.db");
+    let (db, _) = Db::open(&path, 2).unwrap();
+    db.write(|tx| tx.execute("INSERT INTO app_meta (key, value) VALUES ('v', 'one')", []).map_err(DbError::from))
+        .unwrap();
+    let snap = dir.join("snap.db");
+    backup_to(&path, &snap).unwrap();
+    assert!(backup_to(&path, &snap).is_err(), "never overwrites a file");
+    db.write(|tx| tx.execute("UPDATE app_meta SET value = 'two' WHERE key = 'v'", []).map_err(DbError::from)).unwrap();
+    let lock = DataLock::acquire(&path).unwrap();
+    let err = restore_from(&path, &snap, 1).unwrap_err();
+    assert!(err.contains("in use by a running buildxpert server"), "{err}");
+    drop(lock);
+    drop(db);
+    let garbage = dir.join("garbage.db");
+    std::fs::write(&garbage, b"not a database at all, not even close......").unwrap();
+    assert!(restore_from(&path, &garbage, 2).is_err());
+    let kept = restore_from(&path, &snap, 3).unwrap().unwrap();
+    let (db, _) = Db::open(&path, 2).unwrap();
+    let v: String = db
+        .read(|c| c.query_row("SELECT value FROM app_meta WHERE key='v'", [], |r| r.get(0)).map_err(DbError::from))
+        .unwrap();
+    assert_eq!(v, "one");
+    let old = rusqlite::Connection::open(&kept).unwrap();
+    let v: String = old.query_row("SELECT value FROM app_meta WHERE key='v'", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, "two", "the replaced database is kept aside, complete");
+    let _ = std::fs::remove_dir_all(dir);
+}
