@@ -1,0 +1,14 @@
+//! The web kit every feature uses: the error envelope, JSON with limits, request context,
+//! routing, security and CORS headers, rate limits. It knows HTTP, never SQL.
+
+pub mod ctx;
+pub mod error;
+pub mod headers;
+pub mod json;
+pub mod query;
+pub mod ratelimit;
+pub mod router;
+
+pub use ctx::Ctx;
+pub use error::ApiError;
+pub use router::Params;
