@@ -1,0 +1,516 @@
+//! The poller: one thread that owns the listener and every connection that is idle, still
+//! receiving its request, or closing. It accepts (refusing the excess over `max_connections`
+//! with a fast 503), reads and parses non-blockingly, enforces deadlines with a periodic scan,
+//! hands complete requests to the worker pool, takes kept-alive connections back, and runs
+//! the graceful shutdown.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::conn::{Conn, Expiry, Phase, Step, LINGER, LINGER_BYTES};
+use super::parse::Head;
+use super::respond::{reject_response, serialize_reject};
+use super::workers::{Back, Job, Pool, WorkerCtx};
+use super::{Handler, NetConfig, NetStats, Reject, RejectResponder};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+/// Connection slot `i` is registered as `Token(i + FIRST_CONN)`.
+const FIRST_CONN: usize = 2;
+/// Timer scan period (deadline precision).
+const TICK: Duration = Duration::from_millis(100);
+/// Pause after an accept error such as EMFILE, so a full fd table does not spin the loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+/// Read size; shared by all connections, so idle connections hold no read buffer.
+const SCRATCH: usize = 64 * 1024;
+
+enum Slot {
+    Free,
+    Open(Box<Conn>),
+    /// The connection is with a worker; the slot stays reserved (and counted).
+    InWorker {
+        peer: SocketAddr,
+    },
+}
+
+pub(crate) struct Poller {
+    poll: Poll,
+    listener: Option<TcpListener>,
+    cfg: NetConfig,
+    reject: RejectResponder,
+    stats: Arc<NetStats>,
+    flag: Arc<AtomicBool>,
+    pool: Pool,
+    backs: Receiver<Back>,
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    scratch: Vec<u8>,
+    /// Open connections counted against `max_connections` (incl. those in workers).
+    counted: usize,
+    /// Open connections that only linger (refused, rejected, or closing after a response).
+    lingering: usize,
+    in_worker: usize,
+    accept_paused_until: Option<Instant>,
+    accept_error_logged: bool,
+    shutdown_deadline: Option<Instant>,
+}
+
+impl Poller {
+    pub fn new(
+        mut listener: TcpListener,
+        cfg: NetConfig,
+        handler: Handler,
+        reject: RejectResponder,
+        stats: Arc<NetStats>,
+        flag: Arc<AtomicBool>,
+    ) -> io::Result<(Poller, Arc<Waker>)> {
+        let poll = Poll::new()?;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (tx, backs) = mpsc::channel();
+        let pool = Pool::start(
+            cfg.workers,
+            WorkerCtx {
+                handler,
+                reject: reject.clone(),
+                stats: stats.clone(),
+                shutting_down: flag.clone(),
+                write_timeout: cfg.write_timeout,
+                back: tx,
+                waker: waker.clone(),
+            },
+        )?;
+        let poller = Poller {
+            poll,
+            listener: Some(listener),
+            cfg,
+            reject,
+            stats,
+            flag,
+            pool,
+            backs,
+            slots: Vec::new(),
+            free: Vec::new(),
+            scratch: vec![0; SCRATCH],
+            counted: 0,
+            lingering: 0,
+            in_worker: 0,
+            accept_paused_until: None,
+            accept_error_logged: false,
+            shutdown_deadline: None,
+        };
+        Ok((poller, waker))
+    }
+
+    pub fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut next_scan = Instant::now() + TICK;
+        loop {
+            let now = Instant::now();
+            let mut timeout = next_scan.saturating_duration_since(now);
+            for t in [self.accept_paused_until, self.shutdown_deadline].into_iter().flatten() {
+                timeout = timeout.min(t.saturating_duration_since(now));
+            }
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::warn!("net: poll failed: {e}");
+                    thread::sleep(Duration::from_millis(10));
+                }
+            }
+            // New connections first: the listen backlog is short (128 with std), and a
+            // connection that overflows it waits a full SYN retransmission (1 s).
+            if events.iter().any(|e| e.token() == LISTENER) {
+                self.accept_loop();
+            }
+            for (n, event) in events.iter().enumerate() {
+                match event.token() {
+                    LISTENER | WAKER => {} // accepted above; worker results are checked below
+                    Token(t) => self.drive(t.wrapping_sub(FIRST_CONN)),
+                }
+                if n % 256 == 255 {
+                    self.accept_loop();
+                }
+            }
+            self.drain_backs();
+            if self.shutdown_deadline.is_none() && self.flag.load(Ordering::SeqCst) {
+                self.begin_shutdown();
+            }
+            let now = Instant::now();
+            if let Some(deadline) = self.shutdown_deadline {
+                if self.in_worker == 0 || now >= deadline {
+                    break;
+                }
+            }
+            if self.accept_paused_until.is_some_and(|t| now >= t) {
+                self.accept_paused_until = None;
+                self.accept_loop();
+            }
+            if now >= next_scan {
+                self.scan(now);
+                next_scan = now + TICK;
+            }
+        }
+        let deadline =
+            self.shutdown_deadline.unwrap_or_else(Instant::now).max(Instant::now() + Duration::from_millis(20));
+        self.pool.finish(deadline);
+        self.drain_backs();
+        log::debug!("net: shutdown complete");
+    }
+
+    fn sync_open(&self) {
+        self.stats.open_connections.store(self.counted, Ordering::Relaxed);
+    }
+
+    fn alloc_slot(&mut self) -> usize {
+        self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot::Free);
+            self.slots.len() - 1
+        })
+    }
+
+    fn register(&self, stream: &mut TcpStream, idx: usize) -> io::Result<()> {
+        self.poll.registry().register(stream, Token(idx + FIRST_CONN), Interest::READABLE | Interest::WRITABLE)
+    }
+
+    fn accept_loop(&mut self) {
+        if self.accept_paused_until.is_some() {
+            return;
+        }
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    self.accept_error_logged = false;
+                    self.stats.accepted_total.fetch_add(1, Ordering::Relaxed);
+                    self.on_accept(stream, peer);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+                    ) => {}
+                Err(e) => {
+                    // EMFILE/ENFILE/ENOBUFS/ENOMEM or anything unexpected: the pending
+                    // connections stay in the backlog; retry after a pause instead of spinning.
+                    if self.accept_error_logged {
+                        log::debug!("net: accept failed again: {e}");
+                    } else {
+                        log::warn!("net: accept failed: {e}; pausing accepts briefly");
+                        self.accept_error_logged = true;
+                    }
+                    self.accept_paused_until = Some(Instant::now() + ACCEPT_BACKOFF);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_accept(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        if self.counted >= self.cfg.max_connections {
+            self.refuse(stream, peer);
+            return;
+        }
+        let idx = self.alloc_slot();
+        if let Err(e) = self.register(&mut stream, idx) {
+            log::warn!("net: cannot register connection: {e}");
+            self.free.push(idx);
+            return;
+        }
+        log::debug!("net: accepted {peer}");
+        self.slots[idx] = Slot::Open(Box::new(Conn::accepted(stream, peer, Instant::now())));
+        self.counted += 1;
+        self.sync_open();
+    }
+
+    /// Over `max_connections`: answer 503 at once and close (lingering briefly if there is
+    /// room, so the client reads the answer rather than a reset).
+    fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        self.stats.refused_total.fetch_add(1, Ordering::Relaxed);
+        log::debug!("net: refusing {peer}: max_connections reached");
+        let out = serialize_reject(reject_response(&self.reject, Reject::Overloaded));
+        if self.lingering >= self.cfg.max_connections {
+            let _ = stream.write(&out);
+            let _ = stream.shutdown(Shutdown::Write);
+            return;
+        }
+        let idx = self.alloc_slot();
+        if let Err(e) = self.register(&mut stream, idx) {
+            log::warn!("net: cannot register connection: {e}");
+            self.free.push(idx);
+            return;
+        }
+        let mut conn = Conn::accepted(stream, peer, Instant::now());
+        conn.counted = false;
+        conn.start_closing(out, Instant::now() + LINGER);
+        self.slots[idx] = Slot::Open(Box::new(conn));
+        self.lingering += 1;
+        self.drive_closing(idx);
+    }
+
+    /// Closes a connection the poller holds and frees its slot.
+    fn close(&mut self, idx: usize) {
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        if let Slot::Open(_) = slot {
+            if let Slot::Open(mut conn) = std::mem::replace(slot, Slot::Free) {
+                let _ = self.poll.registry().deregister(&mut conn.stream);
+                if conn.counted {
+                    self.counted -= 1;
+                    self.sync_open();
+                } else {
+                    self.lingering -= 1;
+                }
+            }
+            self.free.push(idx);
+        }
+    }
+
+    /// Reads, parses and dispatches as far as the socket allows.
+    fn drive(&mut self, idx: usize) {
+        let now = Instant::now();
+        loop {
+            let Some(Slot::Open(conn)) = self.slots.get_mut(idx) else {
+                return;
+            };
+            if let Err(e) = conn.flush_out() {
+                log::debug!("net: write to {} failed: {e}", conn.peer);
+                self.close(idx);
+                return;
+            }
+            if let Phase::Closing { .. } = conn.phase {
+                self.drive_closing(idx);
+                return;
+            }
+            match conn.advance(&self.cfg, now) {
+                Step::NeedMore => {}
+                Step::Ready(head, body) => {
+                    self.dispatch(idx, head, body);
+                    return;
+                }
+                Step::Reject(r) => {
+                    self.reject(idx, r);
+                    return;
+                }
+            }
+            if let Err(e) = conn.flush_out() {
+                // e.g. a fresh `100 Continue`; what does not fit now goes on a writable event
+                log::debug!("net: write to {} failed: {e}", conn.peer);
+                self.close(idx);
+                return;
+            }
+            let allowance = conn.read_allowance(&self.cfg, self.scratch.len());
+            match conn.stream.read(&mut self.scratch[..allowance]) {
+                Ok(0) => {
+                    log::debug!("net: {} closed the connection", conn.peer);
+                    self.close(idx);
+                    return;
+                }
+                Ok(n) => conn.buf.extend_from_slice(&self.scratch[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("net: read from {} failed: {e}", conn.peer);
+                    self.close(idx);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Lingering close: flush the answer, shut down writing, discard input until EOF.
+    fn drive_closing(&mut self, idx: usize) {
+        let Some(Slot::Open(conn)) = self.slots.get_mut(idx) else {
+            return;
+        };
+        match conn.flush_out() {
+            Ok(true) => {}
+            Ok(false) => return, // wait until writable
+            Err(e) => {
+                log::debug!("net: write to {} failed: {e}", conn.peer);
+                self.close(idx);
+                return;
+            }
+        }
+        let Conn { stream, phase, .. } = &mut **conn;
+        let Phase::Closing { drained, write_shut, .. } = phase else {
+            return;
+        };
+        if !*write_shut {
+            let _ = stream.shutdown(Shutdown::Write);
+            *write_shut = true;
+        }
+        loop {
+            match stream.read(&mut self.scratch) {
+                Ok(0) => break,
+                Ok(n) => {
+                    *drained += n;
+                    if *drained > LINGER_BYTES {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        self.close(idx);
+    }
+
+    /// Answers with the reject responder's response and closes (lingering).
+    fn reject(&mut self, idx: usize, r: Reject) {
+        if let Some(Slot::Open(conn)) = self.slots.get(idx) {
+            log::debug!("net: rejecting request from {}: {r:?}", conn.peer);
+        }
+        self.stats.rejected_total.fetch_add(1, Ordering::Relaxed);
+        let out = serialize_reject(reject_response(&self.reject, r));
+        self.linger_close(idx, out);
+    }
+
+    /// Moves a connection to a lingering close after `out`; it stops counting against
+    /// `max_connections`. Without room to linger it is closed after a best-effort write.
+    fn linger_close(&mut self, idx: usize, out: Vec<u8>) {
+        let Some(Slot::Open(conn)) = self.slots.get_mut(idx) else {
+            return;
+        };
+        let was_counted = std::mem::replace(&mut conn.counted, false);
+        conn.start_closing(out, Instant::now() + LINGER);
+        if was_counted {
+            self.counted -= 1;
+            self.lingering += 1;
+            self.sync_open();
+        }
+        if self.lingering > self.cfg.max_connections {
+            if let Some(Slot::Open(conn)) = self.slots.get_mut(idx) {
+                let _ = conn.flush_out();
+            }
+            self.close(idx);
+            return;
+        }
+        self.drive_closing(idx);
+    }
+
+    /// Hands a complete request to the worker pool.
+    fn dispatch(&mut self, idx: usize, head: Box<Head>, body: Vec<u8>) {
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        let peer = match slot {
+            Slot::Open(conn) => conn.peer,
+            _ => return,
+        };
+        let Slot::Open(mut conn) = std::mem::replace(slot, Slot::InWorker { peer }) else {
+            return;
+        };
+        if let Err(e) = self.poll.registry().deregister(&mut conn.stream) {
+            log::warn!("net: cannot deregister connection: {e}");
+        }
+        let preamble = conn.take_pending_out();
+        let Conn { stream, buf, .. } = *conn;
+        self.in_worker += 1;
+        self.pool.submit(Job { slot: idx, stream: stream.into(), peer, head, body, leftover: buf, preamble });
+    }
+
+    /// Frees the slot of a connection that a worker closed or that cannot come back.
+    fn release_in_worker(&mut self, idx: usize) {
+        self.slots[idx] = Slot::Free;
+        self.free.push(idx);
+        self.counted -= 1;
+        self.sync_open();
+    }
+
+    /// Takes connections back from workers.
+    fn drain_backs(&mut self) {
+        while let Ok(back) = self.backs.try_recv() {
+            let idx = back.slot;
+            let Some(Slot::InWorker { peer }) = self.slots.get(idx) else {
+                log::warn!("net: connection returned to a slot not in a worker");
+                continue;
+            };
+            let peer = *peer;
+            self.in_worker -= 1;
+            let Some(std_stream) = back.stream else {
+                self.release_in_worker(idx);
+                continue;
+            };
+            if self.shutdown_deadline.is_some() {
+                let _ = std_stream.shutdown(Shutdown::Write);
+                self.release_in_worker(idx);
+                continue;
+            }
+            let mut stream = TcpStream::from_std(std_stream);
+            if let Err(e) = self.register(&mut stream, idx) {
+                log::warn!("net: cannot register connection: {e}");
+                self.release_in_worker(idx);
+                continue;
+            }
+            let conn = Conn::returned(stream, peer, back.leftover, Instant::now());
+            self.slots[idx] = Slot::Open(Box::new(conn));
+            if back.keep_alive {
+                self.drive(idx);
+            } else {
+                self.linger_close(idx, Vec::new());
+            }
+        }
+    }
+
+    /// Enforces the idle, header, request and linger deadlines.
+    fn scan(&mut self, now: Instant) {
+        let mut expired = 0usize;
+        for idx in 0..self.slots.len() {
+            let Slot::Open(conn) = &self.slots[idx] else {
+                continue;
+            };
+            let (deadline, expiry) = conn.deadline(&self.cfg);
+            if now < deadline {
+                continue;
+            }
+            let peer = conn.peer;
+            match expiry {
+                Expiry::Idle => {
+                    log::debug!("net: closing idle connection from {peer}");
+                    self.close(idx);
+                }
+                Expiry::Silent => {
+                    log::debug!("net: {peer} sent nothing before the header timeout");
+                    self.stats.timed_out_total.fetch_add(1, Ordering::Relaxed);
+                    self.close(idx);
+                }
+                Expiry::Stalled => {
+                    self.stats.timed_out_total.fetch_add(1, Ordering::Relaxed);
+                    self.reject(idx, Reject::RequestTimeout);
+                }
+                Expiry::Linger => self.close(idx),
+            }
+            expired += 1;
+            if expired.is_multiple_of(64) {
+                self.accept_loop(); // many expiries at once must not starve the backlog
+            }
+        }
+    }
+
+    /// Stops accepting and closes every connection the poller holds; requests in workers may
+    /// finish until the grace deadline.
+    fn begin_shutdown(&mut self) {
+        log::debug!("net: shutting down; {} requests in flight", self.in_worker);
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        for idx in 0..self.slots.len() {
+            self.close(idx);
+        }
+        self.shutdown_deadline = Some(Instant::now() + self.cfg.shutdown_grace);
+    }
+}
