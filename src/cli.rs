@@ -1,0 +1,196 @@
+//! Command-line interface (CONFIG.md). Every command exits non-zero with a one-line reason.
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, Overrides};
+use crate::db;
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(name = "buildxpert", version, about = "BuildXpert marketplace appliance")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct Common {
+    /// Configuration file (default: ./buildxpert.toml when present)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (database, lock, generated secrets)
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the appliance
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// ADDR:PORT to listen on (port 0 picks a free port)
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<String>,
+    },
+    /// Apply pending database migrations and print what ran
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Write a consistent snapshot of the database (safe while the server runs)
+    Backup {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Replace the database with a snapshot (refused while a server holds it)
+    Restore {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
+    /// Configuration tools
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Exit 0 when BASE_URL/readyz answers ok (for systemd and containers)
+    Healthcheck {
+        #[arg(long, value_name = "BASE_URL")]
+        url: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigAction {
+    /// Validate and print the effective configuration, secrets masked
+    Check {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn load(common: &Common, listen: Option<String>) -> Result<Config, String> {
+    let o = Overrides { config_file: common.config.clone(), listen, data_dir: common.data_dir.clone() };
+    Config::load(&o).map_err(|e| e.to_string())
+}
+
+/// Parses arguments, runs the command, returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => 0,
+        Err(msg) => {
+            eprintln!("buildxpert: {msg}");
+            1
+        }
+    }
+}
+
+fn run(cmd: Command) -> Result<(), String> {
+    match cmd {
+        Command::Serve { common, listen } => serve(load(&common, listen)?),
+        Command::Migrate { common } => {
+            let cfg = load(&common, None)?;
+            let path = cfg.database_path();
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            let mut conn = db::open_writer(&path).map_err(|e| e.to_string())?;
+            let applied = db::migrate(&mut conn).map_err(|e| e.to_string())?;
+            if applied.is_empty() {
+                println!("no migrations pending (schema version {})", db::MIGRATIONS.last().map_or(0, |m| m.version));
+            }
+            for m in applied {
+                println!("applied {:04}_{}", m.version, m.name);
+            }
+            Ok(())
+        }
+        Command::Backup { common, out } => {
+            let cfg = load(&common, None)?;
+            let bytes = db::backup_to(&cfg.database_path(), &out)?;
+            println!("backup written to {} ({bytes} bytes, integrity ok)", out.display());
+            Ok(())
+        }
+        Command::Restore { common, from } => {
+            let cfg = load(&common, None)?;
+            let kept = db::restore_from(&cfg.database_path(), &from, SystemClock.now_secs())?;
+            match kept {
+                Some(old) => {
+                    println!("restored {}; the previous database is kept at {}", from.display(), old.display())
+                }
+                None => println!("restored {}", from.display()),
+            }
+            Ok(())
+        }
+        Command::Config { action: ConfigAction::Check { config } } => {
+            let o = Overrides { config_file: config, ..Default::default() };
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            let tree = Config::effective_tree(&o, &env).map_err(|e| e.to_string())?;
+            Config::load_from(&o, &env).map_err(|e| e.to_string())?;
+            print!("{}", Config::masked_toml(&tree));
+            println!("# configuration is valid");
+            Ok(())
+        }
+        Command::Healthcheck { url, config } => {
+            let base = match url {
+                Some(u) => u,
+                None => {
+                    let cfg = load(&Common { config, data_dir: None }, None)?;
+                    let mut addr = cfg.listen_addr();
+                    if addr.ip().is_unspecified() {
+                        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                    }
+                    format!("http://{addr}")
+                }
+            };
+            healthcheck(&base)
+        }
+    }
+}
+
+fn healthcheck(base: &str) -> Result<(), String> {
+    let out = crate::outbound::Outbound::new(
+        Arc::new(SystemClock),
+        std::time::Duration::from_secs(3),
+        std::time::Duration::from_secs(5),
+    );
+    let url = crate::outbound::join_url(base, "/readyz");
+    let r =
+        out.send("healthcheck", "GET", &url, &[], crate::outbound::Body::Empty).map_err(|e| format!("{url}: {e}"))?;
+    if r.status == 200 {
+        println!("ok");
+        Ok(())
+    } else {
+        Err(format!("{url} answered {}: {}", r.status, r.body.trim()))
+    }
+}
+
+fn serve(cfg: Config) -> Result<(), String> {
+    crate::logging::init(&cfg.log.level, &cfg.log.format);
+    let running = crate::server::start(cfg, Arc::new(SystemClock))?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "buildxpert listening on {}", running.url());
+        let _ = stdout.flush();
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<i32>();
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            let _ = tx.send(sig);
+        }
+    });
+    let sig = rx.recv().unwrap_or(signal_hook::consts::SIGTERM);
+    log::info!("signal {sig} received; shutting down");
+    running.shutdown();
+    Ok(())
+}

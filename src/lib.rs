@@ -1,0 +1,19 @@
+//! BuildXpert: a self-hosted marketplace appliance — one binary, embedded SQLite.
+//! `main.rs` is only the CLI; everything else is here so integration tests can build the real app.
+
+pub mod app;
+pub mod assets;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod jobs;
+pub mod logging;
+pub mod metrics;
+pub mod net;
+pub mod outbound;
+pub mod routes;
+pub mod runner;
+pub mod server;
+pub mod system;
+pub mod web;

@@ -1,0 +1,5 @@
+//! The `buildxpert` command line.
+
+fn main() {
+    std::process::exit(buildxpert::cli::main());
+}

@@ -1,0 +1,223 @@
+//! The composition root: takes the data lock, builds the App, binds, runs the connection layer
+//! and the job runner, and turns each request into a response through the route table — adding
+//! the request id, security and CORS headers, metrics and the access-log line on the way out.
+
+use crate::app::App;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::{Applied, DataLock};
+use crate::net::{self, NetConfig, Reject, ShutdownHandle};
+use crate::routes::{self, Handler};
+use crate::runner::Runner;
+use crate::web::ctx::{client_ip, request_id, RequestIdGuard};
+use crate::web::headers::{allowed_origin, apply_cors, apply_security, preflight};
+use crate::web::router::{Match, Router};
+use crate::web::{ApiError, Ctx};
+use rouille::{Request, Response};
+use std::net::{SocketAddr, TcpListener};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    pub applied: Vec<Applied>,
+    shutdown: ShutdownHandle,
+    net_thread: Option<JoinHandle<()>>,
+    runner: Option<Runner>,
+    _lock: DataLock,
+}
+
+impl Running {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful stop: no new connections, in-flight requests finish (bounded by
+    /// `server.shutdown_grace_ms`), jobs stop, the WAL is checkpointed, the data lock released.
+    pub fn shutdown(mut self) {
+        self.shutdown.shutdown();
+        if let Some(t) = self.net_thread.take() {
+            let _ = t.join();
+        }
+        if let Some(r) = self.runner.take() {
+            r.stop();
+        }
+        if let Err(e) = self.app.db.checkpoint() {
+            log::warn!("final checkpoint failed: {e}");
+        }
+        log::info!("stopped");
+    }
+
+    /// A handle that stops the server from another thread (signal handler).
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// Blocks until the connection layer stops (after a shutdown request).
+    pub fn wait(&mut self) {
+        if let Some(t) = self.net_thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn net_config(c: &Config) -> NetConfig {
+    let s = &c.server;
+    NetConfig {
+        max_connections: s.max_connections as usize,
+        workers: s.workers as usize,
+        header_timeout: Duration::from_millis(s.header_timeout_ms),
+        request_timeout: Duration::from_millis(s.request_timeout_ms),
+        idle_timeout: Duration::from_millis(s.idle_timeout_ms),
+        write_timeout: Duration::from_millis(s.write_timeout_ms),
+        max_header_bytes: s.max_header_bytes as usize,
+        body_limit: s.body_limit_bytes as usize,
+        shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
+    }
+}
+
+/// Starts everything; returns once the socket is bound and requests are being served.
+pub fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, String> {
+    let lock = DataLock::acquire(&config.database_path())?;
+    let listen = config.listen_addr();
+    let netcfg = net_config(&config);
+    let (app, applied) = App::build(config, clock)?;
+    for m in &applied {
+        log::info!("applied migration {:04}_{}", m.version, m.name);
+    }
+    let app = Arc::new(app);
+    let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    raise_backlog(&listener);
+    let router = Arc::new(routes::router());
+    let handler: net::Handler = {
+        let (app, router) = (app.clone(), router.clone());
+        Arc::new(move |req: &Request| handle(&app, &router, req))
+    };
+    let reject: net::RejectResponder = {
+        let app = app.clone();
+        Arc::new(move |kind: Reject| rejected(&app, kind))
+    };
+    let server =
+        net::Server::new(listener, netcfg, handler, reject).map_err(|e| format!("cannot start the server: {e}"))?;
+    let addr = server.local_addr();
+    let _ = app.net.set(server.stats());
+    let shutdown = server.shutdown_handle();
+    let net_thread = std::thread::Builder::new()
+        .name("net".into())
+        .spawn(move || server.run())
+        .map_err(|e| format!("cannot start the connection thread: {e}"))?;
+    let runner = Runner::start(app.clone(), crate::jobs::all(&app), app.jobs.clone());
+    log::info!("listening on http://{addr}");
+    Ok(Running { addr, app, applied, shutdown, net_thread: Some(net_thread), runner: Some(runner), _lock: lock })
+}
+
+/// std listens with a backlog of 128: a burst of new connections larger than that waits for a
+/// SYN retransmit (1 s). Listening again on the bound socket raises the queue (Linux caps it at
+/// net.core.somaxconn).
+fn raise_backlog(listener: &TcpListener) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the fd is a valid, bound, listening socket owned by `listener` for this call.
+    let rc = unsafe { libc::listen(listener.as_raw_fd(), 4096) };
+    if rc != 0 {
+        log::warn!("could not raise the listen backlog: {}", std::io::Error::last_os_error());
+    }
+}
+
+/// Answers the connection layer's own refusals (timeouts, oversize, overload) in the envelope.
+fn rejected(app: &App, kind: Reject) -> Response {
+    let rid = request_id(None);
+    let _g = RequestIdGuard::set(&rid);
+    let err = match kind {
+        Reject::BadRequest => ApiError::bad_request("bad_request", "The request is not valid HTTP."),
+        Reject::HeaderTooLarge => ApiError::new(431, "header_too_large", "The request headers are too large."),
+        Reject::PayloadTooLarge => ApiError::payload_too_large(app.config.server.body_limit_bytes),
+        Reject::RequestTimeout => ApiError::new(408, "request_timeout", "The request did not arrive in time."),
+        Reject::Overloaded => ApiError::unavailable("The server is at its connection limit; try again.", 1),
+        Reject::LengthRequired => ApiError::new(411, "length_required", "Send a Content-Length."),
+        Reject::ExpectationFailed => {
+            ApiError::new(417, "expectation_failed", "Only `Expect: 100-continue` is supported.")
+        }
+        Reject::Internal => ApiError::new(500, "internal", "Something went wrong on our side; it has been logged."),
+        Reject::NotImplemented => ApiError::new(501, "not_implemented", "That transfer coding is not supported."),
+        Reject::VersionNotSupported => ApiError::new(505, "http_version_not_supported", "Use HTTP/1.1."),
+    };
+    let status = err.status;
+    log::info!(target: "access", "- - {status} 0.0ms (refused by the connection layer)");
+    app.metrics.observe("OTHER", "refused", status, Duration::ZERO);
+    let mut r = err.into_response(&rid).with_unique_header("X-Request-Id", rid);
+    apply_security(&mut r, app.https);
+    r
+}
+
+/// One request through the route table.
+pub fn handle(app: &App, router: &Router<Handler>, req: &Request) -> Response {
+    let started = Instant::now();
+    let rid = request_id(req.header("X-Request-Id"));
+    let _g = RequestIdGuard::set(&rid);
+    let ctx = Ctx {
+        request_id: rid.clone(),
+        client_ip: client_ip(req.remote_addr(), req.header("X-Forwarded-For"), &app.trusted_proxies),
+        started,
+    };
+    let path = req.url();
+    let method = req.method().to_ascii_uppercase();
+    let origin = allowed_origin(req.header("Origin"), &app.config.server.cors_origins).map(str::to_string);
+    let (route, mut resp) = if method == "OPTIONS" {
+        let methods = router.methods_for(&path);
+        if methods.is_empty() {
+            ("unmatched", ApiError::not_found().into_response(&rid))
+        } else {
+            let mut allow: Vec<&str> = methods.clone();
+            if allow.contains(&"GET") {
+                allow.push("HEAD");
+            }
+            allow.push("OPTIONS");
+            let r = match (&origin, req.header("Access-Control-Request-Method")) {
+                (Some(o), Some(_)) => preflight(o, &allow),
+                _ => Response::empty_204().with_unique_header("Allow", allow.join(", ")),
+            };
+            ("preflight", r)
+        }
+    } else {
+        match router.find(&method, &path) {
+            Match::Found(r, params) => {
+                let handler = r.handler;
+                let out = catch_unwind(AssertUnwindSafe(|| handler(app, &ctx, req, &params)));
+                let resp = match out {
+                    Ok(Ok(resp)) => resp,
+                    Ok(Err(e)) => e.into_response(&rid),
+                    Err(_) => {
+                        log::error!("handler for {} {} panicked", method, r.path);
+                        ApiError::new(500, "internal", "Something went wrong on our side; it has been logged.")
+                            .into_response(&rid)
+                    }
+                };
+                (r.path, resp)
+            }
+            Match::MethodNotAllowed(allow) => ("unmatched", ApiError::method_not_allowed(&allow).into_response(&rid)),
+            Match::NotFound => ("unmatched", ApiError::not_found().into_response(&rid)),
+        }
+    };
+    if let Some(o) = &origin {
+        if route != "preflight" {
+            apply_cors(&mut resp, o);
+        }
+    }
+    apply_security(&mut resp, app.https);
+    resp.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("X-Request-Id"));
+    resp.headers.push(("X-Request-Id".into(), rid.clone().into()));
+    let elapsed = started.elapsed();
+    app.metrics.observe(&method, route, resp.status_code, elapsed);
+    // Path only: query strings can carry tokens (calendar feeds) and never reach the log.
+    log::info!(
+        target: "access",
+        "{method} {path} {} {:.1}ms ip={}",
+        resp.status_code,
+        elapsed.as_secs_f64() * 1000.0,
+        ctx.client_ip
+    );
+    resp
+}
