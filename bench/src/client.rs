@@ -22,13 +22,9 @@ const CONNECT_BACKOFF: Duration = Duration::from_millis(10);
 /// Parses `http://127.0.0.1:PORT[/]` (or `localhost`). Anything not on
 /// 127.0.0.1 is refused: the bench only ever talks to the local machine.
 pub fn parse_local_url(url: &str) -> Result<SocketAddr, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("URL must start with http://: {url:?}"))?;
+    let rest = url.strip_prefix("http://").ok_or_else(|| format!("URL must start with http://: {url:?}"))?;
     let hostport = rest.strip_suffix('/').unwrap_or(rest);
-    let (host, port) = hostport
-        .rsplit_once(':')
-        .ok_or_else(|| format!("URL needs an explicit port: {url:?}"))?;
+    let (host, port) = hostport.rsplit_once(':').ok_or_else(|| format!("URL needs an explicit port: {url:?}"))?;
     if host != "127.0.0.1" && host != "localhost" {
         return Err(format!("only 127.0.0.1 is allowed, got host {host:?}"));
     }
@@ -44,13 +40,7 @@ pub struct Request {
 }
 
 impl Request {
-    pub fn new(
-        method: &str,
-        path: &str,
-        addr: SocketAddr,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> Request {
+    pub fn new(method: &str, path: &str, addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> Request {
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
         head.push_str("User-Agent: buildxpert-bench\r\n");
         for (name, value) in headers {
@@ -84,10 +74,7 @@ impl Conn {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
-        Ok(Conn {
-            reader: BufReader::with_capacity(16 * 1024, stream),
-            line: Vec::with_capacity(256),
-        })
+        Ok(Conn { reader: BufReader::with_capacity(16 * 1024, stream), line: Vec::with_capacity(256) })
     }
 
     /// Sends one request and reads the complete response.
@@ -113,24 +100,15 @@ impl Conn {
             self.copy_body(MAX_BODY, &mut kept, true)?;
             keep_alive = false;
         }
-        Ok(Response {
-            status: head.status,
-            keep_alive,
-            body: kept.unwrap_or_default(),
-        })
+        Ok(Response { status: head.status, keep_alive, body: kept.unwrap_or_default() })
     }
 
     /// Reads one CRLF-terminated line into `self.line`, without the CRLF.
     fn read_line(&mut self) -> io::Result<()> {
         self.line.clear();
-        let n = (&mut self.reader)
-            .take(MAX_LINE)
-            .read_until(b'\n', &mut self.line)?;
+        let n = (&mut self.reader).take(MAX_LINE).read_until(b'\n', &mut self.line)?;
         if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "connection closed by server",
-            ));
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed by server"));
         }
         if self.line.last() != Some(&b'\n') {
             return Err(invalid("line too long or truncated".into()));
@@ -152,12 +130,7 @@ impl Conn {
             .and_then(|s| s.parse::<u16>().ok())
             .filter(|_| version.starts_with("HTTP/1."))
             .ok_or_else(|| invalid(format!("bad status line {status_line:?}")))?;
-        let mut head = Head {
-            status,
-            keep_alive: version == "HTTP/1.1",
-            chunked: false,
-            content_length: None,
-        };
+        let mut head = Head { status, keep_alive: version == "HTTP/1.1", chunked: false, content_length: None };
         for _ in 0..=MAX_HEADERS {
             self.read_line()?;
             if self.line.is_empty() {
@@ -169,9 +142,7 @@ impl Conn {
             };
             let (name, value) = (name.trim(), value.trim());
             if name.eq_ignore_ascii_case("content-length") {
-                let len = value
-                    .parse::<u64>()
-                    .map_err(|_| invalid(format!("bad Content-Length {value:?}")))?;
+                let len = value.parse::<u64>().map_err(|_| invalid(format!("bad Content-Length {value:?}")))?;
                 head.content_length = Some(len);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 head.chunked = has_token(value, "chunked");
@@ -192,8 +163,7 @@ impl Conn {
             self.read_line()?;
             let line = String::from_utf8_lossy(&self.line);
             let hex = line.split(';').next().unwrap_or_default().trim();
-            let size = u64::from_str_radix(hex, 16)
-                .map_err(|_| invalid(format!("bad chunk size line {line:?}")))?;
+            let size = u64::from_str_radix(hex, 16).map_err(|_| invalid(format!("bad chunk size line {line:?}")))?;
             if size == 0 {
                 break;
             }
@@ -219,12 +189,7 @@ impl Conn {
 
     /// Consumes `len` body bytes straight from the read buffer (no copy unless
     /// kept). With `until_eof`, stops cleanly at end of stream instead.
-    fn copy_body(
-        &mut self,
-        len: u64,
-        kept: &mut Option<Vec<u8>>,
-        until_eof: bool,
-    ) -> io::Result<()> {
+    fn copy_body(&mut self, len: u64, kept: &mut Option<Vec<u8>>, until_eof: bool) -> io::Result<()> {
         let mut left = len;
         while left > 0 {
             let buf = self.reader.fill_buf()?;
@@ -232,10 +197,7 @@ impl Conn {
                 if until_eof {
                     return Ok(());
                 }
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "connection closed inside body",
-                ));
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed inside body"));
             }
             let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
             if let Some(v) = kept.as_mut() {
@@ -262,9 +224,7 @@ struct Head {
 }
 
 fn has_token(value: &str, token: &str) -> bool {
-    value
-        .split(',')
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
+    value.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 fn invalid(msg: String) -> io::Error {
@@ -393,14 +353,8 @@ mod tests {
     #[test]
     fn token_scan() {
         let body = r#"{"user":{"id":1},"accessToken" : "a.b\"c","refreshToken":"x"}"#;
-        assert_eq!(
-            find_string_field(body, "accessToken").as_deref(),
-            Some(r#"a.b\"c"#)
-        );
-        assert_eq!(
-            find_string_field(r#"{"accessToken":null}"#, "accessToken"),
-            None
-        );
+        assert_eq!(find_string_field(body, "accessToken").as_deref(), Some(r#"a.b\"c"#));
+        assert_eq!(find_string_field(r#"{"accessToken":null}"#, "accessToken"), None);
         assert_eq!(find_string_field("{}", "accessToken"), None);
     }
 
@@ -431,20 +385,11 @@ mod tests {
         let req = Request::new("GET", "/healthz", addr, &[], b"");
         let mut c = Conn::connect(addr, Duration::from_secs(5)).expect("connect");
         let r = c.send(&req, true).expect("first");
-        assert_eq!(
-            (r.status, r.keep_alive, &r.body[..]),
-            (200, true, &b"hello"[..])
-        );
+        assert_eq!((r.status, r.keep_alive, &r.body[..]), (200, true, &b"hello"[..]));
         let r = c.send(&req, true).expect("second");
-        assert_eq!(
-            (r.status, r.keep_alive, &r.body[..]),
-            (404, true, &b"abcde"[..])
-        );
+        assert_eq!((r.status, r.keep_alive, &r.body[..]), (404, true, &b"abcde"[..]));
         let r = c.send(&req, true).expect("third");
-        assert_eq!(
-            (r.status, r.keep_alive, &r.body[..]),
-            (200, false, &b"tail"[..])
-        );
+        assert_eq!((r.status, r.keep_alive, &r.body[..]), (200, false, &b"tail"[..]));
         assert!(c.send(&req, true).is_err(), "nothing left after close");
     }
 

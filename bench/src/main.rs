@@ -127,12 +127,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             o.keep_data = true;
             continue;
         }
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
+        let mut value = || inline.clone().or_else(|| it.next().cloned()).ok_or_else(|| format!("{name} needs a value"));
         match name {
             "--bin" => o.target = Target::Spawn(PathBuf::from(value()?)),
             "--url" => o.target = Target::Url(client::parse_local_url(&value()?)?),
@@ -140,9 +135,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--env" => o.envs.push(split_pair(&value()?, '=', "--env KEY=VALUE")?),
             "--route" => o.routes.push(check_route(value()?)?),
             "--method" => o.method = check_method(value()?)?,
-            "--header" => o
-                .headers
-                .push(split_pair(&value()?, ':', "--header 'Name: value'")?),
+            "--header" => o.headers.push(split_pair(&value()?, ':', "--header 'Name: value'")?),
             "--body" => o.body = value()?.into_bytes(),
             "--body-file" => {
                 let f = value()?;
@@ -164,14 +157,8 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     if o.pid.is_some() && matches!(o.target, Target::Spawn(_)) {
         return Err("--pid only makes sense with --url".into());
     }
-    if !o.body.is_empty()
-        && !o
-            .headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-    {
-        o.headers
-            .push(("Content-Type".into(), "application/json".into()));
+    if !o.body.is_empty() && !o.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("content-type")) {
+        o.headers.push(("Content-Type".into(), "application/json".into()));
     }
     match setup_path {
         Some(path) => {
@@ -204,9 +191,7 @@ fn check_route(path: String) -> Result<String, String> {
     if path.starts_with('/') && !path.chars().any(|c| c.is_whitespace() || c.is_control()) {
         Ok(path)
     } else {
-        Err(format!(
-            "route must start with / and contain no spaces: {path:?}"
-        ))
+        Err(format!("route must start with / and contain no spaces: {path:?}"))
     }
 }
 
@@ -221,18 +206,14 @@ fn parse_concurrency(s: &str) -> Result<Vec<usize>, String> {
     s.split(',')
         .map(|n| match n.trim().parse::<usize>() {
             Ok(c) if (1..=1024).contains(&c) => Ok(c),
-            _ => Err(format!(
-                "--concurrency wants numbers in 1..=1024, got {n:?}"
-            )),
+            _ => Err(format!("--concurrency wants numbers in 1..=1024, got {n:?}")),
         })
         .collect()
 }
 
 fn parse_secs(name: &str, s: &str, zero_ok: bool) -> Result<Duration, String> {
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0)) && v <= 86_400.0 => {
-            Ok(Duration::from_secs_f64(v))
-        }
+        Ok(v) if v.is_finite() && (v > 0.0 || (zero_ok && v == 0.0)) && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
         _ => Err(format!("{name} wants seconds, got {s:?}")),
     }
 }
@@ -259,11 +240,7 @@ fn run(o: Options) -> Result<(), String> {
             let bin = exe.as_ref().and_then(|e| fs::read_link(e).ok());
             let size = exe.and_then(|e| fs::metadata(e).ok()).map(|m| m.len());
             match (bin, size) {
-                (Some(b), Some(s)) => println!(
-                    "# bin={} size={s} bytes url=http://{addr} {}",
-                    b.display(),
-                    machine()
-                ),
+                (Some(b), Some(s)) => println!("# bin={} size={s} bytes url=http://{addr} {}", b.display(), machine()),
                 _ => println!("# bin=unknown url=http://{addr} {}", machine()),
             }
             (*addr, o.pid)
@@ -272,11 +249,7 @@ fn run(o: Options) -> Result<(), String> {
     print_config(&o);
     if let Some(s) = server.as_mut() {
         let healthy_after = probe_healthz(s, addr, o.timeout)?;
-        println!(
-            "# cold_start listening={} first_healthz={}",
-            ms(s.listening_after),
-            ms(healthy_after)
-        );
+        println!("# cold_start listening={} first_healthz={}", ms(s.listening_after), ms(healthy_after));
     }
 
     let mut headers = o.headers.clone();
@@ -302,11 +275,7 @@ fn run(o: Options) -> Result<(), String> {
 
     if let Some(mut s) = server {
         let stopped = s.stop();
-        println!(
-            "# server stopped in {}: {}",
-            ms(stopped.after),
-            stopped.status
-        );
+        println!("# server stopped in {}: {}", ms(stopped.after), stopped.status);
         if o.keep_data {
             println!("# data dir kept: {}", s.data_dir().display());
         }
@@ -326,18 +295,13 @@ fn print_config(o: &Options) {
         conc.join(","),
         o.body.len(),
         env_keys.join(","),
-        o.setup
-            .as_ref()
-            .map(|s| format!(" setup=POST {}", s.path))
-            .unwrap_or_default(),
+        o.setup.as_ref().map(|s| format!(" setup=POST {}", s.path)).unwrap_or_default(),
     );
 }
 
 /// Machine description: nproc, CPU model, memory.
 fn machine() -> String {
-    let nproc = thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
+    let nproc = thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()
@@ -352,10 +316,7 @@ fn machine() -> String {
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
-    format!(
-        "nproc={nproc} cpu=\"{cpu}\" mem={:.1}GiB",
-        mem_kib as f64 / (1024.0 * 1024.0)
-    )
+    format!("nproc={nproc} cpu=\"{cpu}\" mem={:.1}GiB", mem_kib as f64 / (1024.0 * 1024.0))
 }
 
 fn ms(d: Duration) -> String {
@@ -376,38 +337,22 @@ fn probe_healthz(s: &mut Server, addr: SocketAddr, timeout: Duration) -> Result<
         }
         thread::sleep(Duration::from_millis(5));
     }
-    Err(format!(
-        "GET /healthz not 2xx within {PROBE_TIMEOUT:?} (last: {last})"
-    ))
+    Err(format!("GET /healthz not 2xx within {PROBE_TIMEOUT:?} (last: {last})"))
 }
 
 /// POSTs the setup request once and extracts the bearer token.
 fn login(addr: SocketAddr, setup: &Setup, timeout: Duration) -> Result<String, String> {
     let headers = [("Content-Type".to_string(), "application/json".to_string())];
     let req = Request::new("POST", &setup.path, addr, &headers, setup.body.as_bytes());
-    let resp = client::request_once(addr, &req, timeout)
-        .map_err(|e| format!("setup POST {}: {e}", setup.path))?;
+    let resp = client::request_once(addr, &req, timeout).map_err(|e| format!("setup POST {}: {e}", setup.path))?;
     let body = String::from_utf8_lossy(&resp.body);
     let snippet: String = body.chars().take(200).collect();
     if !(200..300).contains(&resp.status) {
-        return Err(format!(
-            "setup POST {} -> {}: {snippet}",
-            setup.path, resp.status
-        ));
+        return Err(format!("setup POST {} -> {}: {snippet}", setup.path, resp.status));
     }
-    let token = client::find_string_field(&body, &setup.token_field).ok_or_else(|| {
-        format!(
-            "setup response has no string field {:?}: {snippet}",
-            setup.token_field
-        )
-    })?;
-    println!(
-        "# setup POST {} -> {}, {} is {} chars",
-        setup.path,
-        resp.status,
-        setup.token_field,
-        token.len()
-    );
+    let token = client::find_string_field(&body, &setup.token_field)
+        .ok_or_else(|| format!("setup response has no string field {:?}: {snippet}", setup.token_field))?;
+    println!("# setup POST {} -> {}, {} is {} chars", setup.path, resp.status, setup.token_field, token.len());
     Ok(token)
 }
 
@@ -421,13 +366,7 @@ struct RunReport {
 }
 
 /// One run: `c` threads, each with its own connection, for warmup + duration.
-fn run_one(
-    addr: SocketAddr,
-    req: &Arc<Request>,
-    c: usize,
-    o: &Options,
-    pid: Option<u32>,
-) -> Result<RunReport, String> {
+fn run_one(addr: SocketAddr, req: &Arc<Request>, c: usize, o: &Options, pid: Option<u32>) -> Result<RunReport, String> {
     let sampler = pid.map(procfs::Sampler::start);
     let measure_from = Instant::now() + o.warmup;
     let until = measure_from + o.duration;
@@ -459,35 +398,20 @@ fn run_one(
         first_io_error = first_io_error.or(r.first_io_error);
         latencies.push(r.latencies_us);
     }
-    Ok(RunReport {
-        concurrency: c,
-        summary: stats::summarize(latencies),
-        statuses,
-        io_errors,
-        first_io_error,
-        peak,
-    })
+    Ok(RunReport { concurrency: c, summary: stats::summarize(latencies), statuses, io_errors, first_io_error, peak })
 }
 
 impl RunReport {
     fn bad_statuses(&self) -> u64 {
         let ok = 200..400;
-        self.statuses
-            .iter()
-            .filter(|(c, _)| !ok.contains(*c))
-            .map(|(_, n)| n)
-            .sum()
+        self.statuses.iter().filter(|(c, _)| !ok.contains(*c)).map(|(_, n)| n).sum()
     }
 
     /// The aligned result line.
     fn row(&self, route: &str, route_width: usize, method: &str, duration: Duration) -> String {
         let secs = duration.as_secs_f64();
         let reqs = self.summary.map_or(0, |s| s.count);
-        let pct = |f: fn(&stats::Summary) -> u64| {
-            self.summary
-                .as_ref()
-                .map_or("n/a".into(), |s| stats::fmt_ms(f(s)))
-        };
+        let pct = |f: fn(&stats::Summary) -> u64| self.summary.as_ref().map_or("n/a".into(), |s| stats::fmt_ms(f(s)));
         let na = || "n/a".to_string();
         let cells = [
             (format!("route={route}"), 6 + route_width),
@@ -500,24 +424,9 @@ impl RunReport {
             (format!("p99={}", pct(|s| s.p99)), 12),
             (format!("p999={}", pct(|s| s.p999)), 13),
             (format!("max={}", pct(|s| s.max)), 12),
-            (
-                format!("errors={}", self.bad_statuses() + self.io_errors),
-                13,
-            ),
-            (
-                format!(
-                    "rss_peak={}",
-                    self.peak.rss_kib.map_or_else(na, stats::fmt_mib)
-                ),
-                19,
-            ),
-            (
-                format!(
-                    "threads_peak={}",
-                    self.peak.threads.map_or_else(na, |t| t.to_string())
-                ),
-                0,
-            ),
+            (format!("errors={}", self.bad_statuses() + self.io_errors), 13),
+            (format!("rss_peak={}", self.peak.rss_kib.map_or_else(na, stats::fmt_mib)), 19),
+            (format!("threads_peak={}", self.peak.threads.map_or_else(na, |t| t.to_string())), 0),
         ];
         let line: Vec<String> = cells.iter().map(|(s, w)| format!("{s:<w$}")).collect();
         line.join(" ").trim_end().to_string()
@@ -528,21 +437,9 @@ impl RunReport {
         if self.bad_statuses() + self.io_errors == 0 {
             return None;
         }
-        let codes: Vec<String> = self
-            .statuses
-            .iter()
-            .map(|(c, n)| format!("{c}={n}"))
-            .collect();
-        let first = self
-            .first_io_error
-            .as_deref()
-            .map(|e| format!(" (first: {e})"))
-            .unwrap_or_default();
-        Some(format!(
-            "    statuses: {} io_errors={}{first}",
-            codes.join(" "),
-            self.io_errors
-        ))
+        let codes: Vec<String> = self.statuses.iter().map(|(c, n)| format!("{c}={n}")).collect();
+        let first = self.first_io_error.as_deref().map(|e| format!(" (first: {e})")).unwrap_or_default();
+        Some(format!("    statuses: {} io_errors={}{first}", codes.join(" "), self.io_errors))
     }
 }
 
@@ -569,10 +466,7 @@ mod tests {
         assert_eq!(o.duration, Duration::from_millis(500));
         assert_eq!(o.warmup, Duration::ZERO);
         assert_eq!(o.headers.len(), 2, "X-A plus default Content-Type");
-        assert_eq!(
-            o.setup.map(|s| s.token_field),
-            Some("accessToken".to_string())
-        );
+        assert_eq!(o.setup.map(|s| s.token_field), Some("accessToken".to_string()));
     }
 
     #[test]

@@ -74,10 +74,7 @@ impl Sampler {
                 if let Some(s) = read_status(pid) {
                     peak.update(s);
                 }
-                if !matches!(
-                    stopped.recv_timeout(INTERVAL),
-                    Err(RecvTimeoutError::Timeout)
-                ) {
+                if !matches!(stopped.recv_timeout(INTERVAL), Err(RecvTimeoutError::Timeout)) {
                     break;
                 }
             }
@@ -106,14 +103,7 @@ mod tests {
     fn parses_status_fields() {
         let text = "Name:\tbuildxpert\nVmHWM:\t   20480 kB\nVmRSS:\t   12288 kB\nThreads:\t70\n";
         let s = parse_status(text);
-        assert_eq!(
-            s,
-            Sample {
-                rss_kib: Some(12288),
-                hwm_kib: Some(20480),
-                threads: Some(70)
-            }
-        );
+        assert_eq!(s, Sample { rss_kib: Some(12288), hwm_kib: Some(20480), threads: Some(70) });
         let mut p = Peak::default();
         p.update(s);
         assert_eq!((p.rss_kib, p.threads), (Some(20480), Some(70)));

@@ -137,10 +137,7 @@ impl Server {
     pub fn stop(&mut self) -> Stopped {
         let t0 = Instant::now();
         if let Some(status) = self.exited {
-            return Stopped {
-                status: status.to_string(),
-                after: Duration::ZERO,
-            };
+            return Stopped { status: status.to_string(), after: Duration::ZERO };
         }
         let _ = Command::new("kill")
             .arg("-TERM")
@@ -170,10 +167,7 @@ impl Server {
                 Err(e) => format!("unknown ({e})"),
             }
         });
-        Stopped {
-            status,
-            after: t0.elapsed(),
-        }
+        Stopped { status, after: t0.elapsed() }
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -207,10 +201,7 @@ impl Drop for Server {
 
 /// A new, empty directory under the system temp dir.
 fn fresh_data_dir() -> Result<PathBuf, String> {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
     let dir = std::env::temp_dir().join(format!("buildxpert-bench-{}-{nanos}", std::process::id()));
     fs::create_dir(&dir).map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
     Ok(dir)

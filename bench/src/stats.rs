@@ -68,16 +68,7 @@ mod tests {
     fn percentiles_use_nearest_rank() {
         let samples: Vec<u64> = (1..=1000).collect();
         let s = summarize(vec![samples[..500].to_vec(), samples[500..].to_vec()]);
-        assert_eq!(
-            s,
-            Some(Summary {
-                count: 1000,
-                p50: 500,
-                p99: 990,
-                p999: 999,
-                max: 1000
-            })
-        );
+        assert_eq!(s, Some(Summary { count: 1000, p50: 500, p99: 990, p999: 999, max: 1000 }));
     }
 
     #[test]

@@ -216,18 +216,24 @@ impl Poller {
         }
     }
 
+    /// Takes a free slot and registers a new socket in it; None (slot returned) if that fails.
+    fn register_new(&mut self, stream: &mut TcpStream) -> Option<usize> {
+        let idx = self.alloc_slot();
+        if let Err(e) = self.register(stream, idx) {
+            log::warn!("net: cannot register connection: {e}");
+            self.free.push(idx);
+            return None;
+        }
+        Some(idx)
+    }
+
     fn on_accept(&mut self, mut stream: TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
         if self.counted >= self.cfg.max_connections {
             self.refuse(stream, peer);
             return;
         }
-        let idx = self.alloc_slot();
-        if let Err(e) = self.register(&mut stream, idx) {
-            log::warn!("net: cannot register connection: {e}");
-            self.free.push(idx);
-            return;
-        }
+        let Some(idx) = self.register_new(&mut stream) else { return };
         log::debug!("net: accepted {peer}");
         self.slots[idx] = Slot::Open(Box::new(Conn::accepted(stream, peer, Instant::now())));
         self.counted += 1;
@@ -245,12 +251,7 @@ impl Poller {
             let _ = stream.shutdown(Shutdown::Write);
             return;
         }
-        let idx = self.alloc_slot();
-        if let Err(e) = self.register(&mut stream, idx) {
-            log::warn!("net: cannot register connection: {e}");
-            self.free.push(idx);
-            return;
-        }
+        let Some(idx) = self.register_new(&mut stream) else { return };
         let mut conn = Conn::accepted(stream, peer, Instant::now());
         conn.counted = false;
         conn.start_closing(out, Instant::now() + LINGER);
