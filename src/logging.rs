@@ -9,11 +9,10 @@ pub fn init(level: &str, format: &str) {
     let json = format == "json";
     let mut b = env_logger::Builder::new();
     b.parse_filters(&filter);
-    // Dependencies are quiet unless asked for.
-    if std::env::var("RUST_LOG").is_err() {
-        for noisy in ["ureq", "ureq_proto", "rustls", "r2d2", "mio"] {
-            b.filter_module(noisy, log::LevelFilter::Warn);
-        }
+    // HTTP and TLS libraries log request bodies and headers (codes, tokens, credentials) at
+    // debug/trace: they are capped whatever RUST_LOG says. Set after parsing, so these win.
+    for noisy in ["ureq", "ureq_proto", "rustls", "r2d2", "mio", "tiny_http", "rouille"] {
+        b.filter_module(noisy, log::LevelFilter::Warn);
     }
     b.format(move |f, rec| {
         let ts = crate::clock::rfc3339(crate::clock::Clock::now_ms(&crate::clock::SystemClock));

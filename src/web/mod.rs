@@ -1,7 +1,9 @@
 //! The web kit every feature uses: the error envelope, JSON with limits, request context,
 //! routing, security and CORS headers, rate limits. It knows HTTP, never SQL.
 
+pub mod auth;
 pub mod ctx;
+pub mod cursor;
 pub mod error;
 pub mod headers;
 pub mod json;

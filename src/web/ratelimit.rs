@@ -10,6 +10,26 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 const SHARDS: usize = 16;
+
+thread_local! {
+    /// The most restrictive decision checked while serving the current request; the dispatcher
+    /// puts its `X-RateLimit-*` headers on whatever response goes out (success or error).
+    static NOTED: std::cell::RefCell<Option<Decision>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Takes (and clears) the decision noted for the current request.
+pub fn take_noted() -> Option<Decision> {
+    NOTED.with(|n| n.borrow_mut().take())
+}
+
+fn note(d: Decision) {
+    NOTED.with(|n| {
+        let mut n = n.borrow_mut();
+        if n.is_none_or(|old| d.remaining < old.remaining || !d.allowed) {
+            *n = Some(d);
+        }
+    });
+}
 /// Hard cap on tracked keys per shard, so a flood of distinct keys cannot grow memory unbounded.
 const MAX_KEYS_PER_SHARD: usize = 50_000;
 
@@ -67,7 +87,11 @@ impl Decision {
     }
 
     /// Ok when allowed; otherwise 429 `rate_limited` with `Retry-After` and the limit headers.
+    /// Either way the decision is noted, so the response carries `X-RateLimit-*`.
     pub fn check(self) -> Result<Decision, ApiError> {
+        if self.enforced {
+            note(self);
+        }
         if self.allowed {
             return Ok(self);
         }
