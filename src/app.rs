@@ -1,13 +1,17 @@
 //! The application value: built once from a Config, passed by reference to every handler and job.
 
+use crate::channels::sms::Sms;
 use crate::clock::Clock;
 use crate::config::{Cidr, Config};
 use crate::db::{Applied, Db};
 use crate::metrics::Metrics;
 use crate::net::NetStats;
 use crate::outbound::Outbound;
+use crate::passwords::Hasher;
 use crate::runner::JobHealth;
+use crate::web::auth::{Revocations, TokenKeys};
 use crate::web::ratelimit::RateLimiter;
+use sha2::{Digest, Sha256};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -25,6 +29,14 @@ pub struct App {
     pub trusted_proxies: Vec<Cidr>,
     /// `server.public_url` is https: send HSTS.
     pub https: bool,
+    pub hasher: Hasher,
+    pub keys: TokenKeys,
+    pub revoked: Revocations,
+    /// Key for hashing one-time codes (derived from the JWT secret).
+    pub otp_key: Vec<u8>,
+    pub sms: Sms,
+    /// SMS sent off the request thread.
+    pub sms_background: crate::channels::sms::Background,
 }
 
 impl App {
@@ -33,7 +45,29 @@ impl App {
         let readers = config.server.workers.clamp(4, 32);
         let (db, applied) = Db::open(&config.database_path(), readers).map_err(|e| e.to_string())?;
         let outbound = Outbound::new(clock.clone(), Duration::from_secs(5), Duration::from_secs(15));
+        let secret = crate::secrets::load_or_create(&config.auth.jwt_secret, &config.server.data_dir, "jwt_secret")?;
+        let keys =
+            TokenKeys::new(secret.as_bytes(), &config.server.public_url, i64::from(config.auth.access_ttl_seconds));
+        let otp_key = Sha256::digest(format!("buildxpert-otp\n{secret}").as_bytes()).to_vec();
+        let revoked = Revocations::default();
+        let sessions = db
+            .read(|c| {
+                crate::accounts::sessions::load_revoked(c, clock.now_ms(), keys.access_ttl_secs)
+                    .map_err(crate::db::DbError::from)
+            })
+            .map_err(|e| e.to_string())?;
+        revoked.replace(sessions, Default::default());
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let app = App {
+            hasher: Hasher::new(cores),
+            keys,
+            revoked,
+            otp_key,
+            sms: Sms::from_config(&config),
+            sms_background: crate::channels::sms::Background::start(
+                Sms::from_config(&config),
+                Outbound::new(clock.clone(), Duration::from_secs(5), Duration::from_secs(15)),
+            ),
             trusted_proxies: config.trusted_proxies(),
             https: config.server.public_url.starts_with("https://"),
             db,

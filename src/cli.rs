@@ -59,12 +59,46 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Administrator accounts
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// The audit log
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Exit 0 when BASE_URL/readyz answers ok (for systemd and containers)
     Healthcheck {
         #[arg(long, value_name = "BASE_URL")]
         url: Option<String>,
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminAction {
+    /// Create an administrator (works while a server runs)
+    Create {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditAction {
+    /// Check the audit log's hash chain
+    Verify {
+        #[command(flatten)]
+        common: Common,
     },
 }
 
@@ -128,6 +162,34 @@ fn run(cmd: Command) -> Result<(), String> {
                 }
                 None => println!("restored {}", from.display()),
             }
+            Ok(())
+        }
+        Command::Admin { action: AdminAction::Create { common, phone, password, name } } => {
+            let cfg = load(&common, None)?;
+            let (db, _) = db::Db::open(&cfg.database_path(), 1).map_err(|e| e.to_string())?;
+            let hasher = crate::passwords::Hasher::new(1);
+            let id = crate::accounts::admin::create_in(
+                &db,
+                &hasher,
+                &cfg.business.default_country,
+                SystemClock.now_ms(),
+                &phone,
+                &password,
+                &name,
+            )?;
+            println!("admin created: {id}");
+            Ok(())
+        }
+        Command::Audit { action: AuditAction::Verify { common } } => {
+            let cfg = load(&common, None)?;
+            let path = cfg.database_path();
+            if !path.is_file() {
+                return Err(format!("no database at {}", path.display()));
+            }
+            let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| e.to_string())?;
+            let n = crate::accounts::audit::verify(&conn).map_err(|e| format!("audit log tampered: {e}"))?;
+            println!("audit log intact: {n} entries");
             Ok(())
         }
         Command::Config { action: ConfigAction::Check { config } } => {

@@ -1,8 +1,11 @@
 //! BuildXpert: a self-hosted marketplace appliance — one binary, embedded SQLite.
 //! `main.rs` is only the CLI; everything else is here so integration tests can build the real app.
 
+pub mod accounts;
+pub mod admin;
 pub mod app;
 pub mod assets;
+pub mod channels;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -12,8 +15,10 @@ pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod outbound;
+pub mod passwords;
 pub mod routes;
 pub mod runner;
+pub mod secrets;
 pub mod server;
 pub mod system;
 pub mod web;

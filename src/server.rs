@@ -11,6 +11,7 @@ use crate::routes::{self, Handler};
 use crate::runner::Runner;
 use crate::web::ctx::{client_ip, request_id, RequestIdGuard};
 use crate::web::headers::{allowed_origin, apply_cors, apply_security, preflight};
+use crate::web::ratelimit::take_noted;
 use crate::web::router::{Match, Router};
 use crate::web::{ApiError, Ctx};
 use rouille::{Request, Response};
@@ -157,6 +158,7 @@ pub fn handle(app: &App, router: &Router<Handler>, req: &Request) -> Response {
     let started = Instant::now();
     let rid = request_id(req.header("X-Request-Id"));
     let _g = RequestIdGuard::set(&rid);
+    let _ = take_noted(); // nothing left over from this thread's previous request
     let ctx = Ctx {
         request_id: rid.clone(),
         client_ip: client_ip(req.remote_addr(), req.header("X-Forwarded-For"), &app.trusted_proxies),
@@ -204,6 +206,11 @@ pub fn handle(app: &App, router: &Router<Handler>, req: &Request) -> Response {
     if let Some(o) = &origin {
         if route != "preflight" {
             apply_cors(&mut resp, o);
+        }
+    }
+    if let Some(d) = take_noted() {
+        if !resp.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("X-RateLimit-Limit")) {
+            d.apply(&mut resp);
         }
     }
     apply_security(&mut resp, app.https);

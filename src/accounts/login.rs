@@ -1,0 +1,288 @@
+//! Login with lockouts, refresh rotation, logout, and password reset and change.
+
+use super::otp::{self, Checked, Purpose};
+use super::sessions::{self, Rotated, Tokens};
+use super::signup::{invalid_code, parse_phone_role, PhoneRole};
+use super::{audit, find_by_phone, LOCK_MS, MAX_FAILURES};
+use crate::app::App;
+use crate::passwords::check_policy;
+use crate::web::auth::Principal;
+use crate::web::ratelimit::Limit;
+use crate::web::{ApiError, Ctx};
+use rusqlite::params;
+use serde::Deserialize;
+use serde_json::json;
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(401, "invalid_credentials", "The phone number or password is wrong.")
+}
+
+fn locked(until: i64, now: i64) -> ApiError {
+    ApiError::new(429, "account_locked", "Too many failed attempts; the account is locked for a while.")
+        .with_header("Retry-After", (((until - now) + 999) / 1000).max(1).to_string())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoginBody {
+    pub phone: String,
+    pub password: String,
+    pub role: String,
+}
+
+/// `POST /auth/login`: one answer for unknown phone and wrong password, with equal work.
+pub fn login(app: &App, ctx: &Ctx, b: LoginBody, device: &str) -> Result<Tokens, ApiError> {
+    app.limiter
+        .hit(&format!("login:{}", ctx.client_ip), Limit::per_minute(app.config.limits.login_per_ip_per_minute))
+        .check()?;
+    let (phone, role) = parse_phone_role(app, &PhoneRole { phone: b.phone, role: b.role }, true)?;
+    let now = app.now_ms();
+    let user = app.db.read(|c| find_by_phone(c, phone.as_str(), role).map_err(ApiError::from))?;
+    let Some(user) = user else {
+        app.hasher.verify_dummy(&b.password);
+        return Err(invalid_credentials());
+    };
+    if let Some(until) = user.locked_until.filter(|u| *u > now) {
+        return Err(locked(until, now));
+    }
+    let ok = app.hasher.verify(&b.password, &user.password_hash);
+    let ip = ctx.client_ip.to_string();
+    let actor = Some((user.id.as_str(), user.role));
+    if !ok {
+        app.db.write(|tx| {
+            let failures: i64 = tx.query_row(
+                "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ?1 RETURNING failed_logins",
+                [&user.id],
+                |r| r.get(0),
+            )?;
+            audit(tx, app, ctx, actor, "login.failed", Some(&user.id), json!({"failures": failures}))?;
+            if failures >= MAX_FAILURES {
+                tx.execute(
+                    "UPDATE users SET failed_logins = 0, locked_until = ?2 WHERE id = ?1",
+                    params![user.id, now + LOCK_MS],
+                )?;
+                audit(tx, app, ctx, actor, "login.locked", Some(&user.id), json!({"minutes": LOCK_MS / 60_000}))?;
+            }
+            Ok::<_, ApiError>(())
+        })?;
+        return Err(invalid_credentials());
+    }
+    if user.blocked {
+        app.db
+            .write(|tx| Ok::<_, ApiError>(audit(tx, app, ctx, actor, "login.blocked", Some(&user.id), json!({}))?))?;
+        return Err(ApiError::new(403, "account_blocked", "This account has been blocked. Contact support."));
+    }
+    app.db.write(|tx| {
+        // Re-checked under the write lock: a lock set by a concurrent failure wins.
+        let until: Option<i64> =
+            tx.query_row("SELECT locked_until FROM users WHERE id = ?1", [&user.id], |r| r.get(0))?;
+        if let Some(u) = until.filter(|u| *u > now) {
+            return Err(locked(u, now));
+        }
+        tx.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?1", [&user.id])?;
+        audit(tx, app, ctx, actor, "login.succeeded", Some(&user.id), json!({}))?;
+        sessions::start(tx, app, &user, device, &ip)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RefreshBody {
+    pub refresh_token: String,
+}
+
+/// `POST /auth/refresh`: rotation; a reused token revokes its family.
+pub fn refresh(app: &App, ctx: &Ctx, b: RefreshBody) -> Result<Tokens, ApiError> {
+    app.limiter
+        .hit(
+            &format!("refresh:{}", ctx.client_ip),
+            Limit::per_minute(app.config.limits.login_per_ip_per_minute.saturating_mul(4)),
+        )
+        .check()?;
+    let ip = ctx.client_ip.to_string();
+    let rotated = app.db.write(|tx| {
+        let r = sessions::rotate(tx, app, b.refresh_token.trim(), &ip)?;
+        if let Rotated::Reused { session_id, user_id } = &r {
+            audit(tx, app, ctx, None, "token.reused", Some(user_id), json!({"session": session_id}))?;
+        }
+        Ok::<_, ApiError>(r)
+    })?;
+    match rotated {
+        Rotated::Ok(t) => Ok(*t),
+        Rotated::Invalid => Err(ApiError::unauthenticated()),
+        Rotated::Reused { session_id, .. } => {
+            sessions::forget(app, &[session_id]);
+            Err(ApiError::new(
+                401,
+                "refresh_token_reused",
+                "This refresh token was already used; the session has been ended.",
+            )
+            .with_header("WWW-Authenticate", "Bearer"))
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LogoutBody {
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// `POST /auth/logout`: ends this session (its access and refresh tokens), and the session of the
+/// given refresh token if it is the caller's.
+pub fn logout(app: &App, ctx: &Ctx, p: &Principal, b: LogoutBody) -> Result<(), ApiError> {
+    let now = app.now_ms();
+    let ended = app.db.write(|tx| {
+        let mut ended = vec![p.session_id.clone()];
+        if let Some(rt) = b.refresh_token.as_deref() {
+            let other: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
+                "SELECT s.id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ?1 AND s.user_id = ?2",
+                params![sessions::hash_refresh(rt.trim()), p.user_id],
+                |r| r.get::<_, String>(0),
+            ))?;
+            ended.extend(other.filter(|s| *s != p.session_id));
+        }
+        for sid in &ended {
+            sessions::revoke(tx, sid, "logout", now)?;
+        }
+        audit(tx, app, ctx, Some((&p.user_id, p.role)), "logout", Some(&p.user_id), json!({}))?;
+        Ok::<_, ApiError>(ended)
+    })?;
+    app.revoked.revoke_token(&p.jti);
+    sessions::forget(app, &ended);
+    Ok(())
+}
+
+/// `POST /auth/logout-all` (and admin's forced logout): ends every session of `user_id`.
+pub fn logout_all(app: &App, ctx: &Ctx, actor: &Principal, user_id: &str) -> Result<(), ApiError> {
+    let now = app.now_ms();
+    let ended = app.db.write(|tx| {
+        let ended = sessions::revoke_all(tx, user_id, None, "logout_all", now)?;
+        audit(
+            tx,
+            app,
+            ctx,
+            Some((&actor.user_id, actor.role)),
+            "logout_all",
+            Some(user_id),
+            json!({"sessions": ended.len()}),
+        )?;
+        Ok::<_, ApiError>(ended)
+    })?;
+    sessions::forget(app, &ended);
+    Ok(())
+}
+
+/// `DELETE /auth/sessions/{id}`: 404 unless it is the caller's own live session.
+pub fn end_session(app: &App, ctx: &Ctx, p: &Principal, sid: &str) -> Result<(), ApiError> {
+    let now = app.now_ms();
+    app.db.write(|tx| {
+        let mine: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
+            "SELECT id FROM sessions WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+            params![sid, p.user_id],
+            |r| r.get(0),
+        ))?;
+        if mine.is_none() {
+            return Err(ApiError::not_found());
+        }
+        sessions::revoke(tx, sid, "session_revoked", now)?;
+        audit(tx, app, ctx, Some((&p.user_id, p.role)), "session.revoked", Some(sid), json!({}))?;
+        Ok(())
+    })?;
+    sessions::forget(app, &[sid.to_string()]);
+    Ok(())
+}
+
+/// `POST /auth/password/forgot`: always 202; the code goes out only if the account exists, sent
+/// off the request thread so the answer takes the same time either way.
+pub fn forgot(app: &App, ctx: &Ctx, b: PhoneRole) -> Result<(), ApiError> {
+    let (phone, role) = parse_phone_role(app, &b, true)?;
+    let phone = phone.as_str().to_string();
+    app.limiter
+        .hit(&format!("forgot:{}", ctx.client_ip), Limit::per_hour(app.config.limits.signup_per_ip_per_hour))
+        .check()?;
+    if !app.limiter.hit(&format!("otp:{phone}"), Limit::per_hour(app.config.limits.otp_per_phone_per_hour)).allowed {
+        return Ok(()); // silently: a 429 here would reveal nothing useful but still costs SMS
+    }
+    let now = app.now_ms();
+    let code = app.db.write(|tx| {
+        let Some(user) = find_by_phone(tx, &phone, role)? else { return Ok(None) };
+        if otp::check_lock(tx, &phone, now).is_err() {
+            return Ok(None);
+        }
+        audit(tx, app, ctx, None, "password.reset_requested", Some(&user.id), json!({}))?;
+        Ok::<_, ApiError>(Some(otp::issue(tx, &app.otp_key, &phone, role.as_str(), Purpose::Reset, now)?))
+    })?;
+    if let Some(code) = code {
+        let text = format!("{code} is your BuildXpert password reset code. It expires in 5 minutes.");
+        app.sms_background.send(&phone, &text, &ctx.request_id);
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResetBody {
+    pub phone: String,
+    pub role: String,
+    pub code: String,
+    pub new_password: String,
+}
+
+/// `POST /auth/password/reset`: a valid code sets the password and ends every session.
+pub fn reset(app: &App, ctx: &Ctx, b: ResetBody) -> Result<(), ApiError> {
+    let (phone, role) = parse_phone_role(app, &PhoneRole { phone: b.phone, role: b.role }, true)?;
+    check_policy(&b.new_password).map_err(|m| ApiError::field("newPassword", m))?;
+    app.limiter
+        .hit(&format!("verify:{}", ctx.client_ip), Limit::per_minute(app.config.limits.login_per_ip_per_minute))
+        .check()?;
+    let phone = phone.as_str().to_string();
+    let hash = app.hasher.hash(&b.new_password);
+    let now = app.now_ms();
+    let ended = app.db.write(|tx| {
+        if let Checked::Wrong = otp::check(tx, &app.otp_key, &phone, role.as_str(), Purpose::Reset, b.code.trim(), now)? {
+            return Ok(None);
+        }
+        let Some(user) = find_by_phone(tx, &phone, role)? else { return Ok(None) };
+        tx.execute(
+            "UPDATE users SET password_hash = ?2, failed_logins = 0, locked_until = NULL, updated_at = ?3 WHERE id = ?1",
+            params![user.id, hash, now],
+        )?;
+        let ended = sessions::revoke_all(tx, &user.id, None, "password_reset", now)?;
+        audit(tx, app, ctx, Some((&user.id, user.role)), "password.reset", Some(&user.id), json!({}))?;
+        Ok::<_, ApiError>(Some(ended))
+    })?;
+    let ended = ended.ok_or_else(invalid_code)?;
+    sessions::forget(app, &ended);
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChangeBody {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// `POST /auth/password/change`: needs the current password; ends the caller's other sessions.
+pub fn change(app: &App, ctx: &Ctx, p: &Principal, b: ChangeBody) -> Result<(), ApiError> {
+    check_policy(&b.new_password).map_err(|m| ApiError::field("newPassword", m))?;
+    app.limiter
+        .hit(&format!("login:{}", ctx.client_ip), Limit::per_minute(app.config.limits.login_per_ip_per_minute))
+        .check()?;
+    let user = app.db.read(|c| super::current_user(c, &p.user_id))?;
+    if !app.hasher.verify(&b.current_password, &user.password_hash) {
+        return Err(ApiError::field("currentPassword", "is incorrect"));
+    }
+    let hash = app.hasher.hash(&b.new_password);
+    let now = app.now_ms();
+    let ended = app.db.write(|tx| {
+        tx.execute("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1", params![user.id, hash, now])?;
+        let ended = sessions::revoke_all(tx, &user.id, Some(&p.session_id), "password_changed", now)?;
+        audit(tx, app, ctx, Some((&user.id, user.role)), "password.changed", Some(&user.id), json!({}))?;
+        Ok::<_, ApiError>(ended)
+    })?;
+    sessions::forget(app, &ended);
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! Accounts: signup with SMS one-time codes, login with lockouts, sessions as refresh-token
+//! families, password reset and change, the caller's profile, addresses, devices and
+//! notification settings, and the audit log of security events.
+
+pub mod addresses;
+pub mod admin;
+pub mod audit;
+pub mod auth_routes;
+pub mod devices;
+pub mod guard;
+pub mod login;
+pub mod me;
+pub mod me_routes;
+pub mod otp;
+
+pub mod phone;
+pub mod sessions;
+pub mod settings;
+pub mod signup;
+
+use crate::clock::rfc3339;
+use crate::web::auth::Role;
+use crate::web::ApiError;
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+/// Lockout after this many consecutive failures (logins, or wrong codes for a phone).
+pub const MAX_FAILURES: i64 = 5;
+pub const LOCK_MS: i64 = 15 * 60 * 1000;
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub role: Role,
+    pub phone: String,
+    pub full_name: String,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub verified: bool,
+    pub blocked: bool,
+    pub failed_logins: i64,
+    pub locked_until: Option<i64>,
+    pub created_at: i64,
+    pub deleted: bool,
+}
+
+pub const USER_COLUMNS: &str = "id, role, phone, full_name, email, password_hash, verified, blocked, failed_logins, \
+     locked_until, created_at, deleted_at";
+
+impl User {
+    pub fn from_row(r: &Row) -> rusqlite::Result<User> {
+        let role: String = r.get(1)?;
+        Ok(User {
+            id: r.get(0)?,
+            role: Role::parse(&role).unwrap_or(Role::Customer),
+            phone: r.get(2)?,
+            full_name: r.get(3)?,
+            email: r.get(4)?,
+            password_hash: r.get(5)?,
+            verified: r.get::<_, i64>(6)? != 0,
+            blocked: r.get::<_, i64>(7)? != 0,
+            failed_logins: r.get(8)?,
+            locked_until: r.get(9)?,
+            created_at: r.get(10)?,
+            deleted: r.get::<_, Option<i64>>(11)?.is_some(),
+        })
+    }
+
+    /// The public shape (API.md `User`).
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id.clone(),
+            full_name: self.full_name.clone(),
+            phone: self.phone.clone(),
+            email: self.email.clone(),
+            role: self.role,
+            verified: self.verified,
+            created_at: rfc3339(self.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub id: String,
+    pub full_name: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub verified: bool,
+    pub created_at: String,
+}
+
+pub fn find_by_id(c: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
+    c.query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"), [id], User::from_row).optional()
+}
+
+pub fn find_by_phone(c: &Connection, phone: &str, role: Role) -> rusqlite::Result<Option<User>> {
+    c.query_row(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE phone = ?1 AND role = ?2 AND deleted_at IS NULL"),
+        rusqlite::params![phone, role.as_str()],
+        User::from_row,
+    )
+    .optional()
+}
+
+/// The caller's own live account, or 401 (deleted accounts' tokens are revoked anyway).
+pub fn current_user(c: &Connection, id: &str) -> Result<User, ApiError> {
+    match find_by_id(c, id)? {
+        Some(u) if !u.deleted => Ok(u),
+        _ => Err(ApiError::unauthenticated()),
+    }
+}
+
+/// Trimmed full name, 1-100 characters.
+pub fn check_name(name: &str) -> Result<String, &'static str> {
+    let n = name.trim();
+    if n.is_empty() {
+        return Err("is required");
+    }
+    if n.chars().count() > 100 {
+        return Err("must be at most 100 characters");
+    }
+    if n.chars().any(char::is_control) {
+        return Err("must not contain control characters");
+    }
+    Ok(n.to_string())
+}
+
+/// Lower-cased e-mail with one `@`, a dot in the domain, no spaces, at most 254 characters.
+pub fn check_email(email: &str) -> Result<String, &'static str> {
+    let e = email.trim().to_ascii_lowercase();
+    let ok = e.len() <= 254
+        && !e.contains(char::is_whitespace)
+        && e.split('@').count() == 2
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'));
+    if ok {
+        Ok(e)
+    } else {
+        Err("must be a valid e-mail address")
+    }
+}
+
+pub fn parse_role(s: &str, allow_admin: bool) -> Result<Role, ApiError> {
+    match Role::parse(s) {
+        Some(Role::Admin) if !allow_admin => Err(ApiError::field("role", "must be customer or provider")),
+        Some(r) => Ok(r),
+        None => Err(ApiError::field(
+            "role",
+            if allow_admin { "must be customer, provider or admin" } else { "must be customer or provider" },
+        )),
+    }
+}
+
+/// Records a security event in the caller's transaction.
+pub fn audit(
+    tx: &rusqlite::Transaction,
+    app: &crate::app::App,
+    ctx: &crate::web::Ctx,
+    actor: Option<(&str, Role)>,
+    action: &str,
+    target: Option<&str>,
+    details: serde_json::Value,
+) -> rusqlite::Result<()> {
+    let ip = ctx.client_ip.to_string();
+    audit::record(
+        tx,
+        app.now_ms(),
+        &audit::Entry {
+            actor_id: actor.map(|a| a.0),
+            actor_role: actor.map(|a| a.1.as_str()),
+            action,
+            target,
+            ip: Some(&ip),
+            request_id: Some(&ctx.request_id),
+            details,
+        },
+    )
+}
+
+/// Sends a code by SMS; a provider failure becomes 503 (the stored code stays valid for a resend).
+pub fn send_code(app: &crate::app::App, phone: &str, text: &str) -> Result<(), ApiError> {
+    use crate::channels::sms::SendError;
+    match app.sms.send(&app.outbound, phone, text) {
+        Ok(_) => Ok(()),
+        Err(SendError::Permanent(e)) => {
+            log::warn!("sms: permanent failure sending a code: {e}");
+            Err(ApiError::field("phone", "cannot receive SMS"))
+        }
+        Err(SendError::Transient(e)) => {
+            log::warn!("sms: could not send a code: {e}");
+            Err(ApiError::unavailable("The SMS provider is unavailable; try again shortly.", 30))
+        }
+    }
+}

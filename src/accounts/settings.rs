@@ -1,0 +1,90 @@
+//! Notification preferences: which kinds of notification go out, and on which channels.
+
+use super::current_user;
+use crate::app::App;
+use crate::web::auth::Principal;
+use crate::web::ApiError;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Settings {
+    pub booking_updates: bool,
+    pub reminders: bool,
+    pub calls: bool,
+    pub marketing: bool,
+    pub channels: Channels,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channels {
+    pub push: bool,
+    pub sms: bool,
+    pub email: bool,
+}
+
+/// API.md: everything on except marketing (consent to marketing must be given, not assumed).
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            booking_updates: true,
+            reminders: true,
+            calls: true,
+            marketing: false,
+            channels: Channels { push: true, sms: true, email: true },
+        }
+    }
+}
+
+/// The user's settings, or the defaults when they never saved any.
+pub fn load(c: &Connection, user_id: &str) -> rusqlite::Result<Settings> {
+    let row = c
+        .query_row(
+            "SELECT booking_updates, reminders, calls, marketing, channel_push, channel_sms, channel_email
+             FROM notification_settings WHERE user_id = ?1",
+            [user_id],
+            |r| {
+                let b = |i: usize| r.get::<_, i64>(i).map(|v| v != 0);
+                Ok(Settings {
+                    booking_updates: b(0)?,
+                    reminders: b(1)?,
+                    calls: b(2)?,
+                    marketing: b(3)?,
+                    channels: Channels { push: b(4)?, sms: b(5)?, email: b(6)? },
+                })
+            },
+        )
+        .optional()?;
+    Ok(row.unwrap_or_default())
+}
+
+/// `PUT /me/notification-settings`: replaces the whole object.
+pub fn put(app: &App, p: &Principal, s: Settings) -> Result<Settings, ApiError> {
+    let now = app.now_ms();
+    app.db.write(|tx| {
+        current_user(tx, &p.user_id)?;
+        tx.execute(
+            "INSERT INTO notification_settings
+                 (user_id, booking_updates, reminders, calls, marketing, channel_push, channel_sms, channel_email, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (user_id) DO UPDATE SET booking_updates = excluded.booking_updates,
+                 reminders = excluded.reminders, calls = excluded.calls, marketing = excluded.marketing,
+                 channel_push = excluded.channel_push, channel_sms = excluded.channel_sms,
+                 channel_email = excluded.channel_email, updated_at = excluded.updated_at",
+            params![
+                p.user_id,
+                s.booking_updates,
+                s.reminders,
+                s.calls,
+                s.marketing,
+                s.channels.push,
+                s.channels.sms,
+                s.channels.email,
+                now
+            ],
+        )?;
+        Ok(load(tx, &p.user_id)?)
+    })
+}
