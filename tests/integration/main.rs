@@ -2,9 +2,16 @@
 
 mod support;
 
+mod admin_users;
+mod auth_cli;
+mod auth_login;
+mod auth_signup;
+mod auth_tokens;
+mod authz_matrix;
 mod backup;
 mod cli;
 mod connections;
 mod dispatch;
+mod me;
 mod openapi;
 mod system;

@@ -39,6 +39,8 @@ impl Drop for TempDir {
 
 /// The running appliance for a test.
 pub struct TestApp {
+    /// Stands in for Twilio: every SMS the app sends lands here.
+    pub twilio: fake::FakeServer,
     pub url: String,
     pub addr: std::net::SocketAddr,
     pub clock: Arc<ManualClock>,
@@ -53,6 +55,80 @@ impl TestApp {
     pub fn get(&self, path: &str) -> Resp {
         get(&self.url, path)
     }
+    /// The newest 6-digit code texted to `phone` (E.164), if any.
+    pub fn last_code(&self, phone: &str) -> Option<String> {
+        // Reset codes go out on a background thread: give it a moment.
+        for _ in 0..100 {
+            let found = self.twilio.received().iter().rev().find_map(|r| {
+                let f = url_decode_form(&r.body_str());
+                (f.get("To").map(String::as_str) == Some(phone))
+                    .then(|| f.get("Body").and_then(|b| b.split_whitespace().next().map(str::to_string)))
+                    .flatten()
+            });
+            if found.is_some() {
+                return found;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        None
+    }
+
+    /// Number of SMS sent to `phone` so far.
+    pub fn sms_count(&self, phone: &str) -> usize {
+        self.twilio
+            .received()
+            .iter()
+            .filter(|r| url_decode_form(&r.body_str()).get("To").map(String::as_str) == Some(phone))
+            .count()
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>, body: serde_json::Value) -> Resp {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut h: Vec<(&str, &str)> = Vec::new();
+        if let Some(a) = &auth {
+            h.push(("Authorization", a));
+        }
+        request("POST", &format!("{}{path}", self.url), &h, Some(("application/json", body.to_string().as_bytes())))
+    }
+
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<serde_json::Value>) -> Resp {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut h: Vec<(&str, &str)> = Vec::new();
+        if let Some(a) = &auth {
+            h.push(("Authorization", a));
+        }
+        let b = body.map(|b| b.to_string());
+        request(method, &format!("{}{path}", self.url), &h, b.as_ref().map(|b| ("application/json", b.as_bytes())))
+    }
+
+    /// Signs up through the API (code read from the fake Twilio) and returns the session.
+    pub fn register(&self, role: &str, phone_digits: &str) -> Session {
+        let phone = format!("+91{phone_digits}");
+        let r = self.post(
+            "/api/v1/auth/signup",
+            None,
+            serde_json::json!({"fullName": format!("Test {role}"), "phone": phone_digits, "password": "s3cret-pass", "role": role}),
+        );
+        assert_eq!(r.status, 202, "signup: {}", r.body);
+        let code = self.last_code(&phone).expect("code texted");
+        let r = self.post("/api/v1/auth/verify", None, serde_json::json!({"phone": phone, "role": role, "code": code}));
+        assert_eq!(r.status, 201, "verify: {}", r.body);
+        Session::from(&r)
+    }
+
+    /// Creates an admin the way operators do (the CLI's code path) and logs in.
+    pub fn admin(&self, phone_digits: &str) -> Session {
+        let phone = format!("+91{phone_digits}");
+        buildxpert::accounts::admin::create(self.app(), &phone, "admin-pass-123", "Test Admin").expect("admin created");
+        let r = self.post(
+            "/api/v1/auth/login",
+            None,
+            serde_json::json!({"phone": phone, "password": "admin-pass-123", "role": "admin"}),
+        );
+        assert_eq!(r.status, 200, "admin login: {}", r.body);
+        Session::from(&r)
+    }
+
     pub fn stop(&mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown();
@@ -87,9 +163,65 @@ pub fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
 /// Starts the app on an existing data dir (restart tests).
 pub fn spawn_app_in(dir: TempDir, env: &[(&str, &str)]) -> TestApp {
     let clock = Arc::new(ManualClock::new());
-    let cfg = test_config(dir.path(), env);
+    let twilio = fake_twilio();
+    let cfg = test_config(dir.path(), &with_twilio(&twilio, env));
     let running = buildxpert::server::start(cfg, clock.clone()).expect("server starts");
-    TestApp { url: running.url(), addr: running.addr, clock, running: Some(running), dir }
+    TestApp { twilio, url: running.url(), addr: running.addr, clock, running: Some(running), dir }
+}
+
+pub const TWILIO_SID: &str = "AC00000000000000000000000000000000";
+
+/// A fake Twilio Messages API: 201 with a message resource, 400 code 21211 for +1555 numbers.
+pub fn fake_twilio() -> fake::FakeServer {
+    fake::FakeServer::start(|rec, n| {
+        let form: std::collections::HashMap<String, String> = url_decode_form(&rec.body_str());
+        let to = form.get("To").cloned().unwrap_or_default();
+        if to.starts_with("+1555") {
+            return fake::Reply::json(
+                400,
+                serde_json::json!({"code": 21211, "message": format!("Invalid 'To' Phone Number: {to}"), "status": 400}),
+            );
+        }
+        fake::Reply::json(
+            201,
+            serde_json::json!({"sid": format!("SM{n:032}"), "status": "queued", "to": to, "from": form.get("From"), "body": form.get("Body")}),
+        )
+    })
+}
+
+/// Test env plus the settings that point the app's SMS channel at `twilio`.
+pub fn with_twilio<'a>(twilio: &'a fake::FakeServer, env: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = vec![
+        ("BUILDXPERT_SMS__PROVIDER", "twilio"),
+        ("BUILDXPERT_SMS__TWILIO__BASE_URL", twilio.url.as_str()),
+        ("BUILDXPERT_SMS__TWILIO__ACCOUNT_SID", TWILIO_SID),
+        ("BUILDXPERT_SMS__TWILIO__AUTH_TOKEN", "twilio-test-token"),
+        ("BUILDXPERT_SMS__TWILIO__FROM", "+14155550100"),
+    ];
+    all.extend_from_slice(env);
+    all
+}
+
+pub fn url_decode_form(body: &str) -> std::collections::HashMap<String, String> {
+    fn dec(s: &str) -> String {
+        let b = s.replace('+', " ");
+        let bytes = b.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' && i + 2 < bytes.len() {
+                if let Ok(v) = u8::from_str_radix(&b[i + 1..i + 3], 16) {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    body.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (dec(k), dec(v))).collect()
 }
 
 impl TestApp {
@@ -108,5 +240,28 @@ impl TestApp {
         self.url = running.url();
         self.addr = running.addr;
         self.running = Some(running);
+    }
+}
+
+/// Tokens and identity from a login or verify response.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+    pub user_id: String,
+    pub phone: String,
+    pub role: String,
+}
+
+impl From<&Resp> for Session {
+    fn from(r: &Resp) -> Session {
+        let j = r.json();
+        Session {
+            access: j["accessToken"].as_str().expect("accessToken").to_string(),
+            refresh: j["refreshToken"].as_str().expect("refreshToken").to_string(),
+            user_id: j["user"]["id"].as_str().expect("user.id").to_string(),
+            phone: j["user"]["phone"].as_str().unwrap_or("").to_string(),
+            role: j["user"]["role"].as_str().unwrap_or("").to_string(),
+        }
     }
 }
