@@ -7,10 +7,24 @@ use std::time::Duration;
 /// The longest rate-limit window in use; idle buckets older than this carry no information.
 const LONGEST_WINDOW_SECS: u32 = 3600;
 
+/// The job list; tests run a job by name with [`run`].
 pub fn all(_app: &App) -> Vec<Job<App>> {
     vec![
         Job::new("ratelimit-prune", Duration::from_secs(60), |app: &App| {
             app.limiter.prune(LONGEST_WINDOW_SECS);
+            Ok(())
+        }),
+        // Revocations older than an access token's life protect nothing; rebuild the set from the
+        // database so it stays small. (Every revoked jti belongs to a revoked session.)
+        Job::new("revocations-prune", Duration::from_secs(600), |app: &App| {
+            let sessions = app
+                .db
+                .read(|c| {
+                    crate::accounts::sessions::load_revoked(c, app.now_ms(), app.keys.access_ttl_secs)
+                        .map_err(crate::db::DbError::from)
+                })
+                .map_err(|e| e.to_string())?;
+            app.revoked.replace(sessions, Default::default());
             Ok(())
         }),
         Job::new("db-optimize", Duration::from_secs(3600), |app: &App| {
@@ -19,4 +33,11 @@ pub fn all(_app: &App) -> Vec<Job<App>> {
                 .map_err(|e| e.to_string())
         }),
     ]
+}
+
+/// Runs the named job now (tests drive time-based work this way, with the manual clock).
+pub fn run(app: &App, name: &str) -> Result<(), String> {
+    let jobs = all(app);
+    let job = jobs.iter().find(|j| j.name == name).ok_or_else(|| format!("no job named {name}"))?;
+    crate::runner::run_job(app, job, &app.jobs)
 }

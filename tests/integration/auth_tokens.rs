@@ -157,3 +157,17 @@ fn revoked_tokens_stay_revoked_after_a_restart() {
     assert_eq!(app.call("GET", SESSIONS, Some(&b.access), None).status, 200, "and nothing else was revoked");
     assert_eq!(app.post("/api/v1/auth/refresh", None, json!({"refreshToken": b.refresh})).status, 200);
 }
+
+#[test]
+fn pruning_forgets_old_revocations_but_never_lets_a_live_token_back_in() {
+    let app = spawn_app();
+    let a = app.register("customer", "9876502061");
+    assert_eq!(app.post("/api/v1/auth/logout", Some(&a.access), json!({})).status, 204);
+    buildxpert::jobs::run(app.app(), "revocations-prune").unwrap();
+    assert_eq!(app.call("GET", SESSIONS, Some(&a.access), None).status, 401, "still inside the token's life");
+    assert_eq!(app.app().revoked.len(), 1);
+    app.clock.advance_secs(900 + 61);
+    buildxpert::jobs::run(app.app(), "revocations-prune").unwrap();
+    assert_eq!(app.app().revoked.len(), 0, "the token has expired on its own");
+    assert_eq!(app.call("GET", SESSIONS, Some(&a.access), None).status, 401);
+}
