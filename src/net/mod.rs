@@ -24,9 +24,19 @@
 //!   Content-Length is refused before its body is read). Error responses produced by the layer
 //!   itself come from the application's [`RejectResponder`] and are written by the poller,
 //!   followed by a short lingering close so the client can read them.
-//! * Shutdown stops accepting, closes idle and half-received connections, lets in-flight
-//!   requests finish within `shutdown_grace` (their responses carry `Connection: close`), then
-//!   joins the workers.
+//! * **Parking** (`park.rs`): a handler may call [`park`] to have its request held without a
+//!   thread — for long-polls — until the returned [`Wake`] fires (from any thread) or a deadline
+//!   passes. The worker then writes nothing and hands the connection and the park to the poller
+//!   (same channel + waker as kept-alive connections). The poller watches it for readability
+//!   (pipelined bytes are buffered as usual; EOF drops the park without resuming it) and keeps
+//!   its deadline in a heap that bounds the poll timeout. A wake reaches the poller at once
+//!   through a channel + the `mio::Waker`; the poller then submits a resume job, and a worker
+//!   runs [`Parked::resume`] and writes its response exactly like a handler's. Parked
+//!   connections count against `max_connections`, not against `workers`; each costs a socket,
+//!   a small record and the resume closure.
+//! * Shutdown stops accepting, closes idle and half-received connections, resumes parked
+//!   requests at once with `timed_out = true`, lets in-flight requests finish within
+//!   `shutdown_grace` (their responses carry `Connection: close`), then joins the workers.
 //!
 //! Memory bound, roughly: `max_connections * (max_header_bytes + body_limit)` in the worst
 //! case (every connection uploading a maximal body at once); the file descriptor budget should
@@ -38,6 +48,7 @@
 mod body;
 mod conn;
 mod date;
+mod park;
 mod parse;
 mod poller;
 mod respond;
@@ -48,6 +59,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+pub use park::{map_parked, park, parking, Parked, Wake};
 
 /// Limits and timeouts of the connection layer.
 #[derive(Debug, Clone)]
@@ -173,8 +186,15 @@ pub struct NetStats {
     pub rejected_total: AtomicU64,
     /// Requests handed to the handler.
     pub requests_total: AtomicU64,
-    /// Handler panics caught.
+    /// Handler (and park resume) panics caught.
     pub panics_total: AtomicU64,
+    /// Parked requests the poller holds now (no thread; counted in `open_connections`).
+    pub parked: AtomicUsize,
+    /// Parks registered by handlers (including re-parks by a resume, and parks decided before
+    /// the poller took them over: woken while the handler ran, expired, or at shutdown).
+    pub parked_total: AtomicU64,
+    /// Parks dropped without resuming them, because the client closed the connection.
+    pub parked_dropped_total: AtomicU64,
 }
 
 /// A plain copy of [`NetStats`].
@@ -189,6 +209,9 @@ pub struct NetStatsSnapshot {
     pub rejected_total: u64,
     pub requests_total: u64,
     pub panics_total: u64,
+    pub parked: usize,
+    pub parked_total: u64,
+    pub parked_dropped_total: u64,
 }
 
 impl NetStats {
@@ -205,6 +228,9 @@ impl NetStats {
             rejected_total: self.rejected_total.load(r),
             requests_total: self.requests_total.load(r),
             panics_total: self.panics_total.load(r),
+            parked: self.parked.load(r),
+            parked_total: self.parked_total.load(r),
+            parked_dropped_total: self.parked_dropped_total.load(r),
         }
     }
 }

@@ -1,9 +1,12 @@
 //! The poller: one thread that owns the listener and every connection that is idle, still
 //! receiving its request, or closing. It accepts (refusing the excess over `max_connections`
 //! with a fast 503), reads and parses non-blockingly, enforces deadlines with a periodic scan,
-//! hands complete requests to the worker pool, takes kept-alive connections back, and runs
-//! the graceful shutdown.
+//! hands complete requests to the worker pool, takes kept-alive connections back, holds parked
+//! requests until their wake or deadline (then submits their resume), and runs the graceful
+//! shutdown.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,9 +19,10 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::conn::{Conn, Expiry, Phase, Step, LINGER, LINGER_BYTES};
+use super::park::{ParkRecord, WakeMsg, WakeTarget};
 use super::parse::Head;
 use super::respond::{reject_response, serialize_reject};
-use super::workers::{Back, Job, Pool, WorkerCtx};
+use super::workers::{Back, Job, JobKind, Pool, WorkerCtx};
 use super::{Handler, NetConfig, NetStats, Reject, RejectResponder};
 
 const LISTENER: Token = Token(0);
@@ -39,6 +43,25 @@ enum Slot {
     InWorker {
         peer: SocketAddr,
     },
+    /// The handler parked the request: held (counted, no thread) until woken or expired.
+    Parked(Box<ParkedConn>),
+}
+
+/// A parked request's connection: watched for readability only, to buffer pipelined bytes and
+/// to notice the client leaving.
+struct ParkedConn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// Input received after the parked request, capped like a request head.
+    buf: Vec<u8>,
+    rec: Box<ParkRecord>,
+}
+
+impl Slot {
+    /// Whether this slot holds the park `id`.
+    fn holds_park(&self, id: u64) -> bool {
+        matches!(self, Slot::Parked(pc) if pc.rec.state.id == id)
+    }
 }
 
 pub(crate) struct Poller {
@@ -50,6 +73,13 @@ pub(crate) struct Poller {
     flag: Arc<AtomicBool>,
     pool: Pool,
     backs: Receiver<Back>,
+    /// Wakes of parked requests (`Wake::wake`), announced through the same `mio::Waker`.
+    wakes: Receiver<WakeMsg>,
+    /// Deadlines of parked requests `(deadline, slot, park id)`; entries of parks resumed or
+    /// dropped meanwhile are skipped when they surface (and compacted away when too many).
+    park_deadlines: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Connections in `Slot::Parked`.
+    parked: usize,
     slots: Vec<Slot>,
     free: Vec<usize>,
     scratch: Vec<u8>,
@@ -61,6 +91,8 @@ pub(crate) struct Poller {
     accept_paused_until: Option<Instant>,
     accept_error_logged: bool,
     shutdown_deadline: Option<Instant>,
+    /// The worker pool no longer takes jobs (after the shutdown grace).
+    pool_closed: bool,
 }
 
 impl Poller {
@@ -76,6 +108,7 @@ impl Poller {
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (tx, backs) = mpsc::channel();
+        let (wake_tx, wakes) = mpsc::channel();
         let pool = Pool::start(
             cfg.workers,
             WorkerCtx {
@@ -86,6 +119,7 @@ impl Poller {
                 write_timeout: cfg.write_timeout,
                 back: tx,
                 waker: waker.clone(),
+                wake_target: Arc::new(WakeTarget { tx: wake_tx, waker: waker.clone() }),
             },
         )?;
         let poller = Poller {
@@ -97,6 +131,9 @@ impl Poller {
             flag,
             pool,
             backs,
+            wakes,
+            park_deadlines: BinaryHeap::new(),
+            parked: 0,
             slots: Vec::new(),
             free: Vec::new(),
             scratch: vec![0; SCRATCH],
@@ -106,6 +143,7 @@ impl Poller {
             accept_paused_until: None,
             accept_error_logged: false,
             shutdown_deadline: None,
+            pool_closed: false,
         };
         Ok((poller, waker))
     }
@@ -116,7 +154,8 @@ impl Poller {
         loop {
             let now = Instant::now();
             let mut timeout = next_scan.saturating_duration_since(now);
-            for t in [self.accept_paused_until, self.shutdown_deadline].into_iter().flatten() {
+            let next_park = self.park_deadlines.peek().map(|Reverse((t, _, _))| *t);
+            for t in [self.accept_paused_until, self.shutdown_deadline, next_park].into_iter().flatten() {
                 timeout = timeout.min(t.saturating_duration_since(now));
             }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
@@ -140,10 +179,12 @@ impl Poller {
                 }
             }
             self.drain_backs();
+            self.drain_wakes();
             if self.shutdown_deadline.is_none() && self.flag.load(Ordering::SeqCst) {
                 self.begin_shutdown();
             }
             let now = Instant::now();
+            self.expire_parks(now);
             if let Some(deadline) = self.shutdown_deadline {
                 if self.in_worker == 0 || now >= deadline {
                     break;
@@ -161,12 +202,17 @@ impl Poller {
         let deadline =
             self.shutdown_deadline.unwrap_or_else(Instant::now).max(Instant::now() + Duration::from_millis(20));
         self.pool.finish(deadline);
+        self.pool_closed = true;
         self.drain_backs();
         log::debug!("net: shutdown complete");
     }
 
     fn sync_open(&self) {
         self.stats.open_connections.store(self.counted, Ordering::Relaxed);
+    }
+
+    fn sync_parked(&self) {
+        self.stats.parked.store(self.parked, Ordering::Relaxed);
     }
 
     fn alloc_slot(&mut self) -> usize {
@@ -281,6 +327,10 @@ impl Poller {
 
     /// Reads, parses and dispatches as far as the socket allows.
     fn drive(&mut self, idx: usize) {
+        if let Some(Slot::Parked(_)) = self.slots.get(idx) {
+            self.drive_parked(idx);
+            return;
+        }
         let now = Instant::now();
         loop {
             let Some(Slot::Open(conn)) = self.slots.get_mut(idx) else {
@@ -421,7 +471,8 @@ impl Poller {
         let preamble = conn.take_pending_out();
         let Conn { stream, buf, .. } = *conn;
         self.in_worker += 1;
-        self.pool.submit(Job { slot: idx, stream: stream.into(), peer, head, body, leftover: buf, preamble });
+        let kind = JobKind::Request { head, body };
+        self.pool.submit(Job { slot: idx, stream: stream.into(), peer, leftover: buf, preamble, kind });
     }
 
     /// Frees the slot of a connection that a worker closed or that cannot come back.
@@ -446,6 +497,10 @@ impl Poller {
                 self.release_in_worker(idx);
                 continue;
             };
+            if let Some(rec) = back.park {
+                self.take_park(idx, std_stream, peer, back.leftover, rec);
+                continue;
+            }
             if self.shutdown_deadline.is_some() {
                 let _ = std_stream.shutdown(Shutdown::Write);
                 self.release_in_worker(idx);
@@ -464,6 +519,194 @@ impl Poller {
             } else {
                 self.linger_close(idx, Vec::new());
             }
+        }
+    }
+
+    /// Takes over a request a worker parked (its slot is `InWorker`, not counted in
+    /// `in_worker` any more). A park already woken, or arriving during shutdown, is resumed at
+    /// once.
+    fn take_park(
+        &mut self,
+        idx: usize,
+        std_stream: std::net::TcpStream,
+        peer: SocketAddr,
+        leftover: Vec<u8>,
+        rec: Box<ParkRecord>,
+    ) {
+        if self.pool_closed {
+            log::debug!("net: dropping a request parked after the shutdown grace ({peer})");
+            rec.state.fire();
+            self.stats.parked_dropped_total.fetch_add(1, Ordering::Relaxed);
+            let _ = std_stream.shutdown(Shutdown::Both);
+            self.release_in_worker(idx);
+            return;
+        }
+        if self.shutdown_deadline.is_some() {
+            let timed_out = !rec.state.fire();
+            self.submit_resume(idx, std_stream, peer, leftover, rec, timed_out);
+            return;
+        }
+        let mut stream = TcpStream::from_std(std_stream);
+        if let Err(e) = self.poll.registry().register(&mut stream, Token(idx + FIRST_CONN), Interest::READABLE) {
+            log::warn!("net: cannot register a parked connection: {e}");
+            rec.state.fire();
+            self.stats.parked_dropped_total.fetch_add(1, Ordering::Relaxed);
+            self.release_in_worker(idx);
+            return;
+        }
+        // Parked connections are many and long-lived: hold no buffer unless there is input.
+        let buf = if leftover.is_empty() {
+            Vec::new()
+        } else {
+            let mut b = leftover;
+            b.shrink_to_fit();
+            b
+        };
+        let (deadline, id) = (rec.parked.deadline, rec.state.id);
+        let woken = rec.state.has_fired();
+        self.slots[idx] = Slot::Parked(Box::new(ParkedConn { stream, peer, buf, rec }));
+        self.parked += 1;
+        self.sync_parked();
+        if woken {
+            // The wake came while the request was on its way here; its message was ignored.
+            self.resume_parked(idx, false);
+            return;
+        }
+        self.park_deadlines.push(Reverse((deadline, idx, id)));
+        self.drive_parked(idx);
+    }
+
+    /// Reads what a parked connection's client sent (buffering it for after the response)
+    /// and drops the park if the client closed the connection.
+    fn drive_parked(&mut self, idx: usize) {
+        let cap = self.cfg.max_header_bytes + 1;
+        loop {
+            let Some(Slot::Parked(pc)) = self.slots.get_mut(idx) else {
+                return;
+            };
+            // Full: further input waits in the socket until the response is out.
+            let allowance = cap.saturating_sub(pc.buf.len()).min(self.scratch.len());
+            if allowance == 0 {
+                return;
+            }
+            match pc.stream.read(&mut self.scratch[..allowance]) {
+                Ok(0) => {
+                    log::debug!("net: {} closed a parked connection", pc.peer);
+                    self.drop_parked(idx);
+                    return;
+                }
+                Ok(n) => pc.buf.extend_from_slice(&self.scratch[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("net: read from parked {} failed: {e}", pc.peer);
+                    self.drop_parked(idx);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The client of a parked request left: drop the park (its resume is never called) and
+    /// close the connection.
+    fn drop_parked(&mut self, idx: usize) {
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        if !matches!(slot, Slot::Parked(_)) {
+            return;
+        }
+        let Slot::Parked(mut pc) = std::mem::replace(slot, Slot::Free) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut pc.stream);
+        pc.rec.state.fire();
+        drop(pc); // drops the resume closure, here on the poller thread
+        self.free.push(idx);
+        self.parked -= 1;
+        self.counted -= 1;
+        self.stats.parked_dropped_total.fetch_add(1, Ordering::Relaxed);
+        self.sync_parked();
+        self.sync_open();
+    }
+
+    /// Hands a parked request to the worker pool to run its resume.
+    fn resume_parked(&mut self, idx: usize, timed_out: bool) {
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
+        let peer = match slot {
+            Slot::Parked(pc) => pc.peer,
+            _ => return,
+        };
+        let Slot::Parked(mut pc) = std::mem::replace(slot, Slot::InWorker { peer }) else {
+            return;
+        };
+        if let Err(e) = self.poll.registry().deregister(&mut pc.stream) {
+            log::warn!("net: cannot deregister a parked connection: {e}");
+        }
+        self.parked -= 1;
+        self.sync_parked();
+        let ParkedConn { stream, buf, rec, .. } = *pc;
+        self.submit_resume(idx, stream.into(), peer, buf, rec, timed_out);
+    }
+
+    /// Submits the resume job of a park whose slot is `InWorker`.
+    fn submit_resume(
+        &mut self,
+        idx: usize,
+        stream: std::net::TcpStream,
+        peer: SocketAddr,
+        leftover: Vec<u8>,
+        mut rec: Box<ParkRecord>,
+        timed_out: bool,
+    ) {
+        let preamble = std::mem::take(&mut rec.preamble);
+        self.in_worker += 1;
+        let kind = JobKind::Resume { rec, timed_out };
+        self.pool.submit(Job { slot: idx, stream, peer, leftover, preamble, kind });
+    }
+
+    /// Resumes the parks that `Wake::wake` asked for.
+    fn drain_wakes(&mut self) {
+        let mut n = 0usize;
+        while let Ok((idx, id)) = self.wakes.try_recv() {
+            // A stale message (park resumed, dropped, or its slot reused) is ignored; a wake
+            // that overtook its park's hand-over is caught by `take_park`.
+            if self.slots.get(idx).is_some_and(|s| s.holds_park(id)) {
+                self.resume_parked(idx, false);
+            }
+            n += 1;
+            if n.is_multiple_of(256) {
+                self.accept_loop(); // a wake storm must not starve the backlog
+            }
+        }
+    }
+
+    /// Resumes the parks whose deadline passed (`timed_out` unless a wake got there first).
+    fn expire_parks(&mut self, now: Instant) {
+        let mut n = 0usize;
+        while let Some(&Reverse((deadline, idx, id))) = self.park_deadlines.peek() {
+            if deadline > now {
+                break;
+            }
+            self.park_deadlines.pop();
+            let Some(Slot::Parked(pc)) = self.slots.get(idx) else {
+                continue;
+            };
+            if pc.rec.state.id != id {
+                continue;
+            }
+            let timed_out = !pc.rec.state.fire();
+            self.resume_parked(idx, timed_out);
+            n += 1;
+            if n.is_multiple_of(256) {
+                self.accept_loop();
+            }
+        }
+        if self.park_deadlines.len() > 2 * self.parked + 1024 {
+            let slots = &self.slots;
+            self.park_deadlines.retain(|Reverse((_, idx, id))| slots.get(*idx).is_some_and(|s| s.holds_park(*id)));
         }
     }
 
@@ -502,15 +745,21 @@ impl Poller {
         }
     }
 
-    /// Stops accepting and closes every connection the poller holds; requests in workers may
-    /// finish until the grace deadline.
+    /// Stops accepting, closes every connection the poller holds and resumes the parked ones
+    /// (`timed_out = true`); requests in workers may finish until the grace deadline.
     fn begin_shutdown(&mut self) {
         log::debug!("net: shutting down; {} requests in flight", self.in_worker);
         if let Some(mut listener) = self.listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         for idx in 0..self.slots.len() {
-            self.close(idx);
+            if let Slot::Parked(pc) = &self.slots[idx] {
+                // Answered at once (their responses carry `Connection: close`).
+                let timed_out = !pc.rec.state.fire();
+                self.resume_parked(idx, timed_out);
+            } else {
+                self.close(idx);
+            }
         }
         self.shutdown_deadline = Some(Instant::now() + self.cfg.shutdown_grace);
     }

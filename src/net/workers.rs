@@ -1,7 +1,12 @@
 //! The bounded worker pool: a fixed number of threads take complete requests from a queue,
 //! run the handler (panics caught), write the response under a total deadline, and hand the
 //! connection back to the poller. The queue needs no cap of its own: each connection has at
-//! most one request in it, so it never holds more than `max_connections` jobs.
+//! most one request (or one resume of a parked request) in it, so it never holds more than
+//! `max_connections` jobs.
+//!
+//! A handler that parks its request (`park.rs`) gets no response written: unless the park is
+//! already decided (woken, expired, shutdown), the connection goes back to the poller together
+//! with the park, and a later `Resume` job runs the park's `resume` and writes its response.
 
 use std::collections::VecDeque;
 use std::io;
@@ -13,22 +18,33 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use super::parse::{BodyKind, Head};
+use super::park::{self, ParkRecord, Parked, WakeInner, WakeTarget};
+use super::parse::{BodyKind, Head, Version};
 use super::respond::{reject_response, write_response, DeadlineWriter, RespondOpts, WriteError};
 use super::{Handler, NetStats, Reject, RejectResponder};
 
-/// A complete request and the connection it came on.
+/// A resume that parks again with an expired deadline is resumed on the spot; after this many
+/// rounds in a row the request is answered with the `Internal` rejection instead.
+const MAX_IMMEDIATE_RESUMES: usize = 16;
+
+/// Work for a worker on one connection.
 pub(crate) struct Job {
     /// The connection's slot in the poller.
     pub slot: usize,
     pub stream: TcpStream,
     pub peer: SocketAddr,
-    pub head: Box<Head>,
-    pub body: Vec<u8>,
     /// Bytes after this request (pipelining), returned with the connection.
     pub leftover: Vec<u8>,
     /// Output to send before the response (a `100 Continue` not fully written yet).
     pub preamble: Vec<u8>,
+    pub kind: JobKind,
+}
+
+pub(crate) enum JobKind {
+    /// A complete request for the handler.
+    Request { head: Box<Head>, body: Vec<u8> },
+    /// A parked request was woken (`timed_out = false`), expired or is cut short by shutdown.
+    Resume { rec: Box<ParkRecord>, timed_out: bool },
 }
 
 /// A connection coming back from a worker.
@@ -39,6 +55,9 @@ pub(crate) struct Back {
     pub leftover: Vec<u8>,
     /// Serve the next request; otherwise close (lingering).
     pub keep_alive: bool,
+    /// The handler parked the request: no response was written; the poller holds the
+    /// connection (non-blocking again) until the park is woken or expires.
+    pub park: Option<Box<ParkRecord>>,
 }
 
 /// What workers need besides jobs.
@@ -50,6 +69,8 @@ pub(crate) struct WorkerCtx {
     pub write_timeout: Duration,
     pub back: Sender<Back>,
     pub waker: Arc<mio::Waker>,
+    /// Where the `Wake` handles of parks registered on the workers send their wakes.
+    pub wake_target: Arc<WakeTarget>,
 }
 
 struct Queue {
@@ -147,6 +168,7 @@ impl Drop for Pool {
 
 fn worker_loop(shared: &Shared) {
     let ctx = &shared.ctx;
+    park::init_worker(ctx.wake_target.clone());
     loop {
         let job = {
             let mut q = shared.lock();
@@ -165,7 +187,7 @@ fn worker_loop(shared: &Shared) {
         let slot = job.slot;
         let back = catch_unwind(AssertUnwindSafe(|| serve(ctx, job))).unwrap_or_else(|_| {
             log::warn!("net: worker failed while serving a request; closing the connection");
-            Back { slot, stream: None, leftover: Vec::new(), keep_alive: false }
+            Back { slot, stream: None, leftover: Vec::new(), keep_alive: false, park: None }
         });
         ctx.stats.busy_workers.fetch_sub(1, Ordering::Relaxed);
         // The poller may be gone (shutdown finished): then the connection just closes.
@@ -187,36 +209,89 @@ fn handler_headers(head: &mut Head, body_len: usize) -> Vec<(String, String)> {
     headers
 }
 
+/// What writing a response needs from its request.
+#[derive(Clone, Copy)]
+struct ReqInfo {
+    version: Version,
+    head_request: bool,
+    keep_alive: bool,
+}
+
+/// A response and the park its producer registered, if any (then the response is a placeholder).
+type Outcome = (rouille::Response, Option<(Parked, Arc<WakeInner>)>);
+
+/// Runs a parked request's `resume` with parking open (it may park again); a panic becomes the
+/// `Internal` rejection.
+fn run_resume(ctx: &WorkerCtx, slot: usize, peer: SocketAddr, parked: Parked, timed_out: bool) -> Outcome {
+    let resume = parked.resume;
+    match catch_unwind(AssertUnwindSafe(|| park::with_site(slot, || resume(timed_out)))) {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            ctx.stats.panics_total.fetch_add(1, Ordering::Relaxed);
+            log::warn!("net: resume of a parked request panicked (from {peer})");
+            (reject_response(&ctx.reject, Reject::Internal), None)
+        }
+    }
+}
+
 fn serve(ctx: &WorkerCtx, job: Job) -> Back {
-    let Job { slot, stream, peer, mut head, body, leftover, preamble } = job;
-    let gone = |leftover| Back { slot, stream: None, leftover, keep_alive: false };
+    let Job { slot, stream, peer, leftover, preamble, kind } = job;
+    let gone = |leftover| Back { slot, stream: None, leftover, keep_alive: false, park: None };
     if let Err(e) = stream.set_nonblocking(false) {
         log::warn!("net: set_nonblocking(false) failed: {e}");
         return gone(leftover);
     }
-    ctx.stats.requests_total.fetch_add(1, Ordering::Relaxed);
-    let head_request = head.is_head_method();
-    let headers = handler_headers(&mut head, body.len());
-    let request = rouille::Request::fake_http_from(
-        peer,
-        std::mem::take(&mut head.method),
-        std::mem::take(&mut head.target),
-        headers,
-        body,
-    );
-    let response = match catch_unwind(AssertUnwindSafe(|| (ctx.handler)(&request))) {
-        Ok(r) => r,
-        Err(_) => {
-            ctx.stats.panics_total.fetch_add(1, Ordering::Relaxed);
-            log::warn!("net: handler panicked ({} from {peer})", request.method());
-            reject_response(&ctx.reject, Reject::Internal)
+    let (mut outcome, info) = match kind {
+        JobKind::Request { head, body } => run_handler(ctx, slot, peer, head, body),
+        JobKind::Resume { rec, timed_out } => {
+            let ParkRecord { parked, version, head_request, keep_alive, .. } = *rec;
+            (run_resume(ctx, slot, peer, parked, timed_out), ReqInfo { version, head_request, keep_alive })
         }
     };
-    drop(request);
+    // A registered park is handed to the poller unless it is decided already, e.g. woken while
+    // the handler still ran (then it is resumed here, saving the round trip).
+    let mut rounds = 0;
+    let response = loop {
+        let (response, registered) = outcome;
+        let Some((parked, state)) = registered else {
+            break response;
+        };
+        ctx.stats.parked_total.fetch_add(1, Ordering::Relaxed);
+        let timed_out = if ctx.shutting_down.load(Ordering::SeqCst) || Instant::now() >= parked.deadline {
+            Some(!state.fire())
+        } else if state.has_fired() {
+            Some(false)
+        } else {
+            None
+        };
+        let Some(timed_out) = timed_out else {
+            if let Err(e) = stream.set_nonblocking(true) {
+                log::warn!("net: set_nonblocking(true) failed: {e}");
+                state.fire();
+                ctx.stats.parked_dropped_total.fetch_add(1, Ordering::Relaxed);
+                return gone(leftover);
+            }
+            let rec = ParkRecord {
+                parked,
+                state,
+                version: info.version,
+                head_request: info.head_request,
+                keep_alive: info.keep_alive,
+                preamble,
+            };
+            return Back { slot, stream: Some(stream), leftover, keep_alive: true, park: Some(Box::new(rec)) };
+        };
+        rounds += 1;
+        if rounds > MAX_IMMEDIATE_RESUMES {
+            log::warn!("net: a parked request keeps parking again with an expired deadline (from {peer})");
+            break reject_response(&ctx.reject, Reject::Internal);
+        }
+        outcome = run_resume(ctx, slot, peer, parked, timed_out);
+    };
     let opts = RespondOpts {
-        version: head.version,
-        head_request,
-        keep_alive: head.keep_alive && !ctx.shutting_down.load(Ordering::SeqCst),
+        version: info.version,
+        head_request: info.head_request,
+        keep_alive: info.keep_alive && !ctx.shutting_down.load(Ordering::SeqCst),
     };
     let mut writer = DeadlineWriter { stream: &stream, deadline: Instant::now() + ctx.write_timeout };
     match write_response(&mut writer, &preamble, response, opts) {
@@ -225,7 +300,7 @@ fn serve(ctx: &WorkerCtx, job: Job) -> Back {
                 log::warn!("net: set_nonblocking(true) failed: {e}");
                 return gone(leftover);
             }
-            Back { slot, stream: Some(stream), leftover, keep_alive }
+            Back { slot, stream: Some(stream), leftover, keep_alive, park: None }
         }
         Err(WriteError::Socket(e)) => {
             if e.kind() == io::ErrorKind::TimedOut {
@@ -241,4 +316,33 @@ fn serve(ctx: &WorkerCtx, job: Job) -> Back {
             gone(leftover)
         }
     }
+}
+
+/// Runs the handler for a complete request, with parking open.
+fn run_handler(
+    ctx: &WorkerCtx,
+    slot: usize,
+    peer: SocketAddr,
+    mut head: Box<Head>,
+    body: Vec<u8>,
+) -> (Outcome, ReqInfo) {
+    ctx.stats.requests_total.fetch_add(1, Ordering::Relaxed);
+    let info = ReqInfo { version: head.version, head_request: head.is_head_method(), keep_alive: head.keep_alive };
+    let headers = handler_headers(&mut head, body.len());
+    let request = rouille::Request::fake_http_from(
+        peer,
+        std::mem::take(&mut head.method),
+        std::mem::take(&mut head.target),
+        headers,
+        body,
+    );
+    let outcome = match catch_unwind(AssertUnwindSafe(|| park::with_site(slot, || (ctx.handler)(&request)))) {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            ctx.stats.panics_total.fetch_add(1, Ordering::Relaxed);
+            log::warn!("net: handler panicked ({} from {peer})", request.method());
+            (reject_response(&ctx.reject, Reject::Internal), None)
+        }
+    };
+    (outcome, info)
 }

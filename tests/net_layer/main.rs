@@ -78,8 +78,13 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     fn start(cfg: NetConfig) -> TestServer {
+        TestServer::start_with(cfg, Arc::new(handle))
+    }
+
+    /// Starts a server with another handler (it must answer `/healthz` with 200).
+    fn start_with(cfg: NetConfig, handler: buildxpert::net::Handler) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let server = Server::new(listener, cfg, Arc::new(handle), rejector()).expect("server");
+        let server = Server::new(listener, cfg, handler, rejector()).expect("server");
         let addr = server.local_addr();
         let handle = server.shutdown_handle();
         let stats = server.stats();
@@ -268,4 +273,5 @@ pub(crate) fn vm_rss_kib() -> u64 {
 }
 
 mod limits;
+mod parking;
 mod protocol;
