@@ -6,22 +6,7 @@ use crate::outbound::{join_url, Body, OutError, Outbound};
 use base64::Engine;
 use std::io::Write;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendError {
-    /// Retrying will not help (bad number, unsubscribed recipient, bad credentials).
-    Permanent(String),
-    /// The provider is down or slow; try again later.
-    Transient(String),
-}
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SendError::Permanent(e) => write!(f, "permanent: {e}"),
-            SendError::Transient(e) => write!(f, "transient: {e}"),
-        }
-    }
-}
+pub use super::SendError;
 
 pub enum Sms {
     Console,
