@@ -80,6 +80,9 @@ impl Outbound {
             .timeout_connect(Some(connect_timeout))
             .timeout_global(Some(total_timeout))
             .http_status_as_error(false)
+            // Never follow redirects: a provider or webhook receiver answering 3xx must not steer
+            // a signed POST elsewhere (and turn it into a GET); callers treat 3xx as a failure.
+            .max_redirects(0)
             .user_agent(concat!("buildxpert/", env!("CARGO_PKG_VERSION")))
             .build();
         Outbound { agent: ureq::Agent::new_with_config(config), clock, breakers: Mutex::new(HashMap::new()) }
