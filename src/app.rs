@@ -37,6 +37,15 @@ pub struct App {
     pub sms: Sms,
     /// SMS sent off the request thread.
     pub sms_background: crate::channels::sms::Background,
+    /// Wakes long-poll waiters and the delivery worker after commits.
+    pub hub: Arc<crate::hub::Hub>,
+    /// Expo push, when `push.provider = "expo"`.
+    pub push: Option<crate::channels::push::Expo>,
+    /// SMTP, when `email.provider = "smtp"`.
+    pub mailer: Option<crate::channels::email::Mailer>,
+    /// Set once the App is shared, so work that outlives a handler (a parked long-poll's resume)
+    /// can hold it.
+    me: OnceLock<std::sync::Weak<App>>,
 }
 
 impl App {
@@ -57,12 +66,20 @@ impl App {
             })
             .map_err(|e| e.to_string())?;
         revoked.replace(sessions, Default::default());
+        let hub = Arc::new(crate::hub::Hub::new());
+        let h = hub.clone();
+        db.set_after_commit(Box::new(move |committed| h.after_commit(committed)));
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let app = App {
             hasher: Hasher::new(cores),
             keys,
             revoked,
             otp_key,
+            hub,
+            me: OnceLock::new(),
+            push: crate::channels::push::Expo::from_config(&config),
+            mailer: crate::channels::email::Mailer::from_config(&config)
+                .map_err(|e| format!("email.smtp: {}", e.message()))?,
             sms: Sms::from_config(&config),
             sms_background: crate::channels::sms::Background::start(
                 Sms::from_config(&config),
@@ -81,6 +98,18 @@ impl App {
             config,
         };
         Ok((app, applied))
+    }
+
+    /// Shares the app (call once, right after wrapping it in an Arc).
+    pub fn into_shared(self) -> Arc<App> {
+        let arc = Arc::new(self);
+        let _ = arc.me.set(Arc::downgrade(&arc));
+        arc
+    }
+
+    /// The shared handle, if the app was shared with [`App::into_shared`].
+    pub fn arc(&self) -> Option<Arc<App>> {
+        self.me.get().and_then(std::sync::Weak::upgrade)
     }
 
     pub fn now_ms(&self) -> i64 {

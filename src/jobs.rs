@@ -27,6 +27,14 @@ pub fn all(_app: &App) -> Vec<Job<App>> {
             app.revoked.replace(sessions, Default::default());
             Ok(())
         }),
+        // Events are kept at least `events.retention_hours` for clients to catch up.
+        Job::new("events-prune", Duration::from_secs(600), |app: &App| {
+            let cutoff = app.now_ms() - i64::from(app.config.events.retention_hours) * 3_600_000;
+            app.db
+                .write(|tx| crate::events::prune(tx, cutoff).map_err(crate::db::DbError::from))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }),
         Job::new("db-optimize", Duration::from_secs(3600), |app: &App| {
             app.db
                 .write(|tx| tx.execute_batch("PRAGMA optimize;").map_err(crate::db::DbError::from))

@@ -28,6 +28,7 @@ pub struct Running {
     shutdown: ShutdownHandle,
     net_thread: Option<JoinHandle<()>>,
     runner: Option<Runner>,
+    deliveries: Option<crate::notify::worker::Worker>,
     _lock: DataLock,
 }
 
@@ -45,6 +46,9 @@ impl Running {
         }
         if let Some(r) = self.runner.take() {
             r.stop();
+        }
+        if let Some(w) = self.deliveries.take() {
+            w.stop();
         }
         if let Err(e) = self.app.db.checkpoint() {
             log::warn!("final checkpoint failed: {e}");
@@ -89,7 +93,7 @@ pub fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, String> {
     for m in &applied {
         log::info!("applied migration {:04}_{}", m.version, m.name);
     }
-    let app = Arc::new(app);
+    let app = app.into_shared();
     let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     raise_backlog(&listener);
     let router = Arc::new(routes::router());
@@ -111,8 +115,18 @@ pub fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, String> {
         .spawn(move || server.run())
         .map_err(|e| format!("cannot start the connection thread: {e}"))?;
     let runner = Runner::start(app.clone(), crate::jobs::all(&app), app.jobs.clone());
+    let deliveries = crate::notify::worker::Worker::start(app.clone());
     log::info!("listening on http://{addr}");
-    Ok(Running { addr, app, applied, shutdown, net_thread: Some(net_thread), runner: Some(runner), _lock: lock })
+    Ok(Running {
+        addr,
+        app,
+        applied,
+        shutdown,
+        net_thread: Some(net_thread),
+        runner: Some(runner),
+        deliveries: Some(deliveries),
+        _lock: lock,
+    })
 }
 
 /// std listens with a backlog of 128: a burst of new connections larger than that waits for a
@@ -167,7 +181,7 @@ pub fn handle(app: &App, router: &Router<Handler>, req: &Request) -> Response {
     let path = req.url();
     let method = req.method().to_ascii_uppercase();
     let origin = allowed_origin(req.header("Origin"), &app.config.server.cors_origins).map(str::to_string);
-    let (route, mut resp) = if method == "OPTIONS" {
+    let (route, resp) = if method == "OPTIONS" {
         let methods = router.methods_for(&path);
         if methods.is_empty() {
             ("unmatched", ApiError::not_found().into_response(&rid))
@@ -203,28 +217,58 @@ pub fn handle(app: &App, router: &Router<Handler>, req: &Request) -> Response {
             Match::NotFound => ("unmatched", ApiError::not_found().into_response(&rid)),
         }
     };
-    if let Some(o) = &origin {
-        if route != "preflight" {
-            apply_cors(&mut resp, o);
+    let fin = Finish { rid, origin, method, path, route, started, ip: ctx.client_ip, noted: take_noted() };
+    // A parked long-poll returns a placeholder: finish the real response when it resumes.
+    if crate::net::parking() {
+        if let Some(shared) = app.arc() {
+            crate::net::map_parked(move |r| fin.apply(&shared, r));
+            return resp;
         }
     }
-    if let Some(d) = take_noted() {
-        if !resp.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("X-RateLimit-Limit")) {
-            d.apply(&mut resp);
+    fin.apply(app, resp)
+}
+
+/// What every response gets on its way out: CORS, rate-limit and security headers, the request
+/// id, the metrics sample and the access-log line.
+struct Finish {
+    rid: String,
+    origin: Option<String>,
+    method: String,
+    path: String,
+    route: &'static str,
+    started: Instant,
+    ip: std::net::IpAddr,
+    noted: Option<crate::web::ratelimit::Decision>,
+}
+
+impl Finish {
+    fn apply(self, app: &App, mut resp: Response) -> Response {
+        let _g = RequestIdGuard::set(&self.rid);
+        if let Some(o) = &self.origin {
+            if self.route != "preflight" {
+                apply_cors(&mut resp, o);
+            }
         }
+        if let Some(d) = self.noted {
+            if !resp.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("X-RateLimit-Limit")) {
+                d.apply(&mut resp);
+            }
+        }
+        apply_security(&mut resp, app.https);
+        resp.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("X-Request-Id"));
+        resp.headers.push(("X-Request-Id".into(), self.rid.clone().into()));
+        let elapsed = self.started.elapsed();
+        app.metrics.observe(&self.method, self.route, resp.status_code, elapsed);
+        // Path only: query strings can carry tokens (calendar feeds) and never reach the log.
+        log::info!(
+            target: "access",
+            "{} {} {} {:.1}ms ip={}",
+            self.method,
+            self.path,
+            resp.status_code,
+            elapsed.as_secs_f64() * 1000.0,
+            self.ip
+        );
+        resp
     }
-    apply_security(&mut resp, app.https);
-    resp.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("X-Request-Id"));
-    resp.headers.push(("X-Request-Id".into(), rid.clone().into()));
-    let elapsed = started.elapsed();
-    app.metrics.observe(&method, route, resp.status_code, elapsed);
-    // Path only: query strings can carry tokens (calendar feeds) and never reach the log.
-    log::info!(
-        target: "access",
-        "{method} {path} {} {:.1}ms ip={}",
-        resp.status_code,
-        elapsed.as_secs_f64() * 1000.0,
-        ctx.client_ip
-    );
-    resp
 }

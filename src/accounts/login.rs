@@ -251,6 +251,7 @@ pub fn reset(app: &App, ctx: &Ctx, b: ResetBody) -> Result<(), ApiError> {
         )?;
         let ended = sessions::revoke_all(tx, &user.id, None, "password_reset", now)?;
         audit(tx, app, ctx, Some((&user.id, user.role)), "password.reset", Some(&user.id), json!({}))?;
+        password_notice(tx, app, &user.id)?;
         Ok::<_, ApiError>(Some(ended))
     })?;
     let ended = ended.ok_or_else(invalid_code)?;
@@ -281,8 +282,18 @@ pub fn change(app: &App, ctx: &Ctx, p: &Principal, b: ChangeBody) -> Result<(), 
         tx.execute("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1", params![user.id, hash, now])?;
         let ended = sessions::revoke_all(tx, &user.id, Some(&p.session_id), "password_changed", now)?;
         audit(tx, app, ctx, Some((&user.id, user.role)), "password.changed", Some(&user.id), json!({}))?;
+        password_notice(tx, app, &user.id)?;
         Ok::<_, ApiError>(ended)
     })?;
     sessions::forget(app, &ended);
     Ok(())
+}
+
+/// Tells the owner their password changed (security: always delivered, in-app and outside).
+fn password_notice(tx: &rusqlite::Transaction, app: &App, user_id: &str) -> Result<(), ApiError> {
+    let data = json!({
+        "title": "Password changed",
+        "body": "your BuildXpert password was just changed. If this was not you, reset it now.",
+    });
+    crate::notify::outbox::notify(tx, app, user_id, "account.password_changed", data).map(|_| ())
 }

@@ -182,6 +182,8 @@ pub struct Calls {
 pub struct Events {
     pub retention_hours: u32,
     pub max_wait_seconds: u32,
+    pub max_waiters: u32,
+    pub max_waiters_per_user: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

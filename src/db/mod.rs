@@ -80,6 +80,8 @@ pub fn open_writer(path: &Path) -> Result<Connection, DbError> {
 }
 
 pub struct Db {
+    /// Runs after every write transaction with whether it committed (wakes waiters).
+    after_commit: std::sync::OnceLock<Box<dyn Fn(bool) + Send + Sync>>,
     writer: Mutex<Connection>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     path: PathBuf,
@@ -106,15 +108,40 @@ impl Db {
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(10))
             .build(manager)?;
-        Ok((Db { writer: Mutex::new(writer), readers, path: path.to_path_buf() }, applied))
+        Ok((
+            Db {
+                after_commit: std::sync::OnceLock::new(),
+                writer: Mutex::new(writer),
+                readers,
+                path: path.to_path_buf(),
+            },
+            applied,
+        ))
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Installs the after-commit hook (once, at start).
+    pub fn set_after_commit(&self, hook: Box<dyn Fn(bool) + Send + Sync>) {
+        let _ = self.after_commit.set(hook);
+    }
+
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits on Ok, rolls back on Err.
+    /// The after-commit hook then runs (outside the write lock) with whether it committed.
     pub fn write<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        let result = self.write_inner(f);
+        if let Some(hook) = self.after_commit.get() {
+            hook(result.is_ok());
+        }
+        result
+    }
+
+    fn write_inner<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
     where
         E: From<DbError>,
     {

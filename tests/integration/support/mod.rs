@@ -147,8 +147,29 @@ impl Drop for TestApp {
 pub fn test_config(dir: &Path, env: &[(&str, &str)]) -> Config {
     let mut vars: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     vars.push(("BUILDXPERT_LOG__LEVEL".into(), "warn".into()));
-    let o = Overrides { config_file: None, listen: Some("127.0.0.1:0".into()), data_dir: Some(dir.to_path_buf()) };
+    // A config file in the data dir, when a test wrote one (settings env vars cannot express).
+    let file = dir.join("test-config.toml");
+    let config_file = file.is_file().then_some(file);
+    let o = Overrides { config_file, listen: Some("127.0.0.1:0".into()), data_dir: Some(dir.to_path_buf()) };
     Config::load_from(&o, &vars).expect("test config is valid")
+}
+
+/// Starts the app with a config file (e.g. `[[webhooks]]` tables) plus env overrides.
+pub fn spawn_app_with_file(toml: &str, env: &[(&str, &str)]) -> TestApp {
+    let dir = TempDir::new("app");
+    std::fs::write(dir.path().join("test-config.toml"), toml).expect("write config");
+    spawn_app_in(dir, env)
+}
+
+/// Polls `cond` every 10 ms for up to 5 s.
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("timed out waiting for: {what}");
 }
 
 pub fn spawn_app() -> TestApp {

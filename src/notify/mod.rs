@@ -1,0 +1,66 @@
+//! Notifications: every business event writes the in-app notification, the user's real-time
+//! event and the external delivery in the same transaction as the event (the outbox), so none is
+//! lost if the process dies. A worker sends deliveries with retries, backoff and channel fallback
+//! (push → SMS → e-mail), ending in a dead-letter list an admin can retry.
+
+pub mod admin_routes;
+pub mod outbox;
+pub mod routes;
+pub mod templates;
+pub mod worker;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Push,
+    Sms,
+    Email,
+    Webhook,
+}
+
+/// The order external delivery falls back along.
+pub const FALLBACK: [Channel; 3] = [Channel::Push, Channel::Sms, Channel::Email];
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Push => "push",
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+            Channel::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Channel> {
+        match s {
+            "push" => Some(Channel::Push),
+            "sms" => Some(Channel::Sms),
+            "email" => Some(Channel::Email),
+            "webhook" => Some(Channel::Webhook),
+            _ => None,
+        }
+    }
+}
+
+/// Who a notification goes to (read here, so notify does not depend on the accounts feature).
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    pub id: String,
+    pub full_name: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub deleted: bool,
+}
+
+pub fn recipient(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<Recipient>> {
+    use rusqlite::OptionalExtension;
+    c.query_row("SELECT id, full_name, phone, email, deleted_at FROM users WHERE id = ?1", [id], |r| {
+        Ok(Recipient {
+            id: r.get(0)?,
+            full_name: r.get(1)?,
+            phone: r.get(2)?,
+            email: r.get(3)?,
+            deleted: r.get::<_, Option<i64>>(4)?.is_some(),
+        })
+    })
+    .optional()
+}

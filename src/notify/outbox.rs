@@ -1,0 +1,188 @@
+//! The outbox API, called inside the business transaction: [`notify`] records the in-app
+//! notification, its `notification.created` event and the first external delivery; [`event`]
+//! records a real-time event for users and the operator-webhook deliveries it matches.
+
+use super::templates::{self, Category};
+use super::{Channel, FALLBACK};
+use crate::app::App;
+use crate::clock::rfc3339;
+use crate::events;
+use crate::hub::Hub;
+use crate::web::ctx::new_id;
+use crate::web::ApiError;
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationView {
+    pub id: String,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub data: Value,
+    pub read: bool,
+    pub created_at: String,
+}
+
+/// The user's preferences (defaults when no row).
+#[derive(Debug, Clone, Copy)]
+pub struct Prefs {
+    pub booking_updates: bool,
+    pub reminders: bool,
+    pub calls: bool,
+    pub marketing: bool,
+    pub push: bool,
+    pub sms: bool,
+    pub email: bool,
+}
+
+pub fn prefs(tx: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Prefs> {
+    let row = tx
+        .query_row(
+            "SELECT booking_updates, reminders, calls, marketing, channel_push, channel_sms, channel_email
+             FROM notification_settings WHERE user_id = ?1",
+            [user_id],
+            |r| {
+                Ok(Prefs {
+                    booking_updates: r.get(0)?,
+                    reminders: r.get(1)?,
+                    calls: r.get(2)?,
+                    marketing: r.get(3)?,
+                    push: r.get(4)?,
+                    sms: r.get(5)?,
+                    email: r.get(6)?,
+                })
+            },
+        )
+        .optional()?;
+    Ok(row.unwrap_or(Prefs {
+        booking_updates: true,
+        reminders: true,
+        calls: true,
+        marketing: false,
+        push: true,
+        sms: true,
+        email: true,
+    }))
+}
+
+fn wants(p: &Prefs, c: Category) -> bool {
+    match c {
+        Category::BookingUpdates => p.booking_updates,
+        Category::Reminders => p.reminders,
+        Category::Calls => p.calls,
+        Category::Marketing => p.marketing,
+        Category::Security => true,
+    }
+}
+
+/// The first channel after `after` (in push → SMS → e-mail order) that the user enabled, the
+/// operator configured, and the user can receive on.
+pub fn next_channel(
+    tx: &rusqlite::Connection,
+    app: &App,
+    user: &super::Recipient,
+    after: Option<Channel>,
+) -> rusqlite::Result<Option<Channel>> {
+    if user.deleted {
+        return Ok(None);
+    }
+    let p = prefs(tx, &user.id)?;
+    let start = after.and_then(|a| FALLBACK.iter().position(|c| *c == a)).map_or(0, |i| i + 1);
+    for c in &FALLBACK[start..] {
+        let ok = match c {
+            Channel::Push => {
+                p.push
+                    && app.config.push.provider != "none"
+                    && tx
+                        .query_row(
+                            "SELECT 1 FROM devices WHERE user_id = ?1 AND disabled_at IS NULL LIMIT 1",
+                            [&user.id],
+                            |_| Ok(()),
+                        )
+                        .optional()?
+                        .is_some()
+            }
+            Channel::Sms => p.sms,
+            Channel::Email => p.email && app.config.email.provider != "none" && user.email.is_some(),
+            Channel::Webhook => false,
+        };
+        if ok {
+            return Ok(Some(*c));
+        }
+    }
+    Ok(None)
+}
+
+/// Queues a delivery on `channel` for a notification (the worker is kicked after the commit).
+pub fn queue(
+    tx: &Transaction,
+    notification_id: Option<&str>,
+    user_id: Option<&str>,
+    channel: Channel,
+    target: &str,
+    payload: &str,
+    now: i64,
+) -> rusqlite::Result<String> {
+    let id = new_id("dlv");
+    tx.execute(
+        "INSERT INTO deliveries (id, notification_id, user_id, channel, target, payload, status, next_attempt_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7)",
+        params![id, notification_id, user_id, channel.as_str(), target, payload, now],
+    )?;
+    Hub::defer_worker();
+    Ok(id)
+}
+
+/// Notifies `user_id` of `kind` (texts from the templates): in-app always, externally when the
+/// kind's category is enabled. Call inside the business transaction.
+pub fn notify(
+    tx: &Transaction,
+    app: &App,
+    user_id: &str,
+    kind: &str,
+    data: Value,
+) -> Result<NotificationView, ApiError> {
+    let user = super::recipient(tx, user_id)?.ok_or_else(|| ApiError::internal("notify: no such user"))?;
+    let now = app.now_ms();
+    let (title, body) = templates::render(kind, &user.full_name, &data);
+    let id = new_id("ntf");
+    tx.execute(
+        "INSERT INTO notifications (id, user_id, kind, title, body, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![id, user_id, kind, title, body, data.to_string(), now],
+    )?;
+    let view = NotificationView {
+        id: id.clone(),
+        kind: kind.into(),
+        title,
+        body,
+        data,
+        read: false,
+        created_at: rfc3339(now),
+    };
+    event(tx, app, &[user_id], "notification.created", &json!({"notification": view}))?;
+    if wants(&prefs(tx, user_id)?, templates::category(kind)) {
+        if let Some(c) = next_channel(tx, app, &user, None)? {
+            queue(tx, Some(&id), Some(user_id), c, "", "{}", now)?;
+        }
+    }
+    Ok(view)
+}
+
+/// Publishes a real-time event to each user, and queues it for every operator webhook whose
+/// patterns match (one delivery per webhook, not per user). Call inside the business transaction.
+pub fn event(tx: &Transaction, app: &App, user_ids: &[&str], event_type: &str, data: &Value) -> Result<(), ApiError> {
+    let now = app.now_ms();
+    for u in user_ids {
+        events::publish(tx, u, event_type, data, now)?;
+    }
+    let body = json!({"type": event_type, "timestamp": rfc3339(now), "data": data}).to_string();
+    for hook in &app.config.webhooks {
+        if crate::channels::webhook::matches(&hook.events, event_type) {
+            queue(tx, None, None, Channel::Webhook, &hook.url, &body, now)?;
+        }
+    }
+    Ok(())
+}
