@@ -56,6 +56,11 @@ pub fn metrics(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
             value: if app.jobs.check().is_ok() { 1.0 } else { 0.0 },
         },
         Gauge {
+            name: "buildxpert_longpoll_waiters",
+            help: "Long-polls waiting for an event (parked, holding no thread).",
+            value: app.hub.waiting() as f64,
+        },
+        Gauge {
             name: "buildxpert_ratelimit_keys",
             help: "Keys tracked by the rate limiter.",
             value: app.limiter.len() as f64,

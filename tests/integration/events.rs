@@ -153,3 +153,26 @@ fn a_failing_business_transaction_leaves_no_notification_event_or_delivery() {
     );
     assert_eq!(before, after);
 }
+
+#[test]
+fn the_global_waiter_cap_holds_across_users() {
+    let app = spawn_app_with(&[("BUILDXPERT_EVENTS__MAX_WAITERS", "1")]);
+    let a = app.register("customer", "9876506051");
+    let b = app.register("customer", "9876506052");
+    let ca = poll(&app, &a, "").json()["cursor"].as_str().unwrap().to_string();
+    std::thread::scope(|scope| {
+        let (url, tok) = (app.url.clone(), a.access.clone());
+        let first = scope.spawn(move || {
+            request(
+                "GET",
+                &format!("{url}/api/v1/events?after={ca}&wait=2"),
+                &[("Authorization", &format!("Bearer {tok}"))],
+                None,
+            )
+        });
+        crate::support::eventually("a is waiting", || app.app().hub.waiting() == 1);
+        let r = poll(&app, &b, "?after=0&wait=2");
+        assert_eq!((r.status, r.header("Retry-After")), (200, Some("1")));
+        assert_eq!(first.join().unwrap().status, 200);
+    });
+}

@@ -326,3 +326,36 @@ fn operator_webhooks_are_signed_per_standard_webhooks_and_filtered_by_pattern() 
     assert_eq!(j["data"]["booking"]["id"], "bk_1");
     assert!(j["timestamp"].as_str().unwrap().ends_with('Z'));
 }
+
+#[test]
+fn e_mail_carries_the_notification_when_it_is_the_users_channel() {
+    let sink = crate::support::smtp_sink::SmtpSink::start(&[], &[]);
+    let port = sink.port.to_string();
+    let app = crate::support::spawn_app_with(&[
+        ("BUILDXPERT_EMAIL__PROVIDER", "smtp"),
+        ("BUILDXPERT_EMAIL__SMTP__HOST", "127.0.0.1"),
+        ("BUILDXPERT_EMAIL__SMTP__PORT", port.as_str()),
+        ("BUILDXPERT_EMAIL__SMTP__TLS", "none"),
+        ("BUILDXPERT_EMAIL__FROM", "BuildXpert <noreply@bx.example>"),
+    ]);
+    let a = app.register("customer", "9876507071");
+    assert_eq!(
+        app.call("PATCH", "/api/v1/me", Some(&a.access), Some(json!({"email": "asha@example.com"}))).status,
+        200
+    );
+    let r = app.call(
+        "PUT",
+        "/api/v1/me/notification-settings",
+        Some(&a.access),
+        Some(json!({"bookingUpdates": true, "reminders": true, "calls": true, "marketing": false, "channels": {"push": true, "sms": false, "email": true}})),
+    );
+    assert_eq!(r.status, 200);
+    change_password(&app, &a);
+    eventually("mailed", || deliveries(&app).iter().any(|d| d.0 == "email" && d.1 == "sent"));
+    let mail = sink.received();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].rcpt_to, vec!["asha@example.com".to_string()]);
+    assert!(mail[0].data.contains("Subject: Password changed"), "{}", mail[0].data);
+    assert!(mail[0].data.contains("text/plain") && mail[0].data.contains("text/html"));
+    assert_eq!(notices_to(&app, "+919876507071"), 0, "SMS was switched off");
+}

@@ -286,3 +286,6 @@ impl From<&Resp> for Session {
         }
     }
 }
+
+#[path = "../../common/smtp_sink.rs"]
+pub mod smtp_sink;
