@@ -46,6 +46,8 @@ pub struct App {
     /// Set once the App is shared, so work that outlives a handler (a parked long-poll's resume)
     /// can hold it.
     me: OnceLock<std::sync::Weak<App>>,
+    /// `business.timezone`, parsed (validated at config load).
+    pub tz: crate::tz::BusinessTz,
 }
 
 impl App {
@@ -77,6 +79,8 @@ impl App {
             otp_key,
             hub,
             me: OnceLock::new(),
+            tz: crate::tz::BusinessTz::parse(&config.business.timezone)
+                .ok_or("business.timezone is not a known zone")?,
             push: crate::channels::push::Expo::from_config(&config),
             mailer: crate::channels::email::Mailer::from_config(&config)
                 .map_err(|e| format!("email.smtp: {}", e.message()))?,

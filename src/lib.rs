@@ -24,4 +24,5 @@ pub mod runner;
 pub mod secrets;
 pub mod server;
 pub mod system;
+pub mod tz;
 pub mod web;

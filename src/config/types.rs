@@ -314,7 +314,7 @@ impl Config {
             return Err(ConfigError("`auth.jwt_secret` must be at least 32 characters".into()));
         }
         let b = &self.business;
-        if b.timezone.is_empty() || !b.timezone.contains('/') && b.timezone != "UTC" {
+        if crate::tz::BusinessTz::parse(&b.timezone).is_none() {
             return Err(ConfigError(format!("`business.timezone` must be an IANA zone name, not {:?}", b.timezone)));
         }
         if b.currency.len() != 3 || !b.currency.bytes().all(|c| c.is_ascii_uppercase()) {
