@@ -35,6 +35,9 @@ pub fn all(_app: &App) -> Vec<Job<App>> {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }),
+        Job::new("idempotency-prune", Duration::from_secs(3600), |app: &App| {
+            crate::idempotency::prune(app).map(|_| ()).map_err(|e| e.to_string())
+        }),
         Job::new("db-optimize", Duration::from_secs(3600), |app: &App| {
             app.db
                 .write(|tx| tx.execute_batch("PRAGMA optimize;").map_err(crate::db::DbError::from))

@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod events;
 pub mod hub;
+pub mod idempotency;
 pub mod jobs;
 pub mod logging;
 pub mod metrics;

@@ -201,10 +201,14 @@ pub fn handle(app: &App, router: &Router<Handler>, req: &Request) -> Response {
         match router.find(&method, &path) {
             Match::Found(r, params) => {
                 let handler = r.handler;
-                let out = catch_unwind(AssertUnwindSafe(|| handler(app, &ctx, req, &params)));
+                let out = catch_unwind(AssertUnwindSafe(|| {
+                    crate::idempotency::guard(app, req, &rid, |req| match handler(app, &ctx, req, &params) {
+                        Ok(resp) => resp,
+                        Err(e) => e.into_response(&rid),
+                    })
+                }));
                 let resp = match out {
-                    Ok(Ok(resp)) => resp,
-                    Ok(Err(e)) => e.into_response(&rid),
+                    Ok(resp) => resp,
                     Err(_) => {
                         log::error!("handler for {} {} panicked", method, r.path);
                         ApiError::new(500, "internal", "Something went wrong on our side; it has been logged.")

@@ -13,6 +13,7 @@ mod cli;
 mod connections;
 mod dispatch;
 mod events;
+mod idempotency;
 mod me;
 mod notify;
 mod notify_crash;
