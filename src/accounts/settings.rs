@@ -4,7 +4,7 @@ use super::current_user;
 use crate::app::App;
 use crate::web::auth::Principal;
 use crate::web::ApiError;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,26 +38,16 @@ impl Default for Settings {
     }
 }
 
-/// The user's settings, or the defaults when they never saved any.
+/// The user's settings, or the defaults when they never saved any (read by notify, which honours them).
 pub fn load(c: &Connection, user_id: &str) -> rusqlite::Result<Settings> {
-    let row = c
-        .query_row(
-            "SELECT booking_updates, reminders, calls, marketing, channel_push, channel_sms, channel_email
-             FROM notification_settings WHERE user_id = ?1",
-            [user_id],
-            |r| {
-                let b = |i: usize| r.get::<_, i64>(i).map(|v| v != 0);
-                Ok(Settings {
-                    booking_updates: b(0)?,
-                    reminders: b(1)?,
-                    calls: b(2)?,
-                    marketing: b(3)?,
-                    channels: Channels { push: b(4)?, sms: b(5)?, email: b(6)? },
-                })
-            },
-        )
-        .optional()?;
-    Ok(row.unwrap_or_default())
+    let p = crate::notify::outbox::prefs(c, user_id)?;
+    Ok(Settings {
+        booking_updates: p.booking_updates,
+        reminders: p.reminders,
+        calls: p.calls,
+        marketing: p.marketing,
+        channels: Channels { push: p.push, sms: p.sms, email: p.email },
+    })
 }
 
 /// `PUT /me/notification-settings`: replaces the whole object.

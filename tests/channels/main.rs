@@ -2,6 +2,7 @@
 //! webhook receiver over HTTP (rouille), and an SMTP sink over a plain TCP socket.
 
 mod email;
+#[path = "../common/fake_http.rs"]
 mod fake;
 mod push;
 mod webhook;

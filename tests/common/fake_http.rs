@@ -1,5 +1,8 @@
-//! A small local HTTP server standing in for a provider (Expo, a webhook receiver): it records
-//! every request and answers with a scripted closure, speaking real HTTP (rouille on loopback).
+//! Small local HTTP servers that stand in for providers (Twilio, Expo, gateways, webhooks) in
+//! tests: they record every request and answer with a scripted closure, speaking real HTTP.
+//! Shared by the integration and channel test crates (included with `#[path]`).
+
+#![allow(dead_code)]
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -8,6 +11,7 @@ use std::sync::{Arc, Mutex};
 pub struct Recorded {
     pub method: String,
     pub path: String,
+    pub query: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
@@ -24,16 +28,17 @@ impl Recorded {
     }
 }
 
-/// What the fake answers: status, extra headers, JSON body.
+/// What the fake answers: status, content type, extra headers, body.
 pub struct Reply {
     pub status: u16,
+    pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
 }
 
 impl Reply {
     pub fn json(status: u16, body: serde_json::Value) -> Reply {
-        Reply { status, headers: Vec::new(), body: body.to_string() }
+        Reply { status, content_type: "application/json", headers: Vec::new(), body: body.to_string() }
     }
     pub fn with_header(mut self, name: &'static str, value: &str) -> Reply {
         self.headers.push((name, value.to_string()));
@@ -43,13 +48,13 @@ impl Reply {
 
 pub struct FakeServer {
     pub url: String,
-    requests: Arc<Mutex<Vec<Recorded>>>,
+    pub requests: Arc<Mutex<Vec<Recorded>>>,
     stop: Option<std::sync::mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl FakeServer {
-    /// Starts a fake on 127.0.0.1 with a random port; `reply` sees each request and its 1-based number.
+    /// Starts a fake on 127.0.0.1 with a random port; `reply` sees each request and the count so far.
     pub fn start(reply: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static) -> FakeServer {
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let log = requests.clone();
@@ -61,6 +66,7 @@ impl FakeServer {
             let rec = Recorded {
                 method: req.method().to_string(),
                 path: req.url(),
+                query: req.raw_query_string().to_string(),
                 headers: req.headers().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                 body,
             };
@@ -70,7 +76,7 @@ impl FakeServer {
                 l.len()
             };
             let r = reply(&rec, n);
-            let mut resp = rouille::Response::from_data("application/json", r.body).with_status_code(r.status);
+            let mut resp = rouille::Response::from_data(r.content_type, r.body).with_status_code(r.status);
             for (k, v) in r.headers {
                 resp = resp.with_additional_header(k, v);
             }
