@@ -82,6 +82,16 @@ pub fn guard(app: &App, req: &Request, rid: &str, run: impl FnOnce(&Request) -> 
     }
 }
 
+/// A kept key, as read back.
+struct Stored {
+    hash: String,
+    running: bool,
+    status: Option<i64>,
+    content_type: Option<String>,
+    body: Option<Vec<u8>>,
+    created: i64,
+}
+
 enum Begun {
     Fresh { key: String, hash: String, body: Vec<u8> },
     Replay(Response),
@@ -99,25 +109,34 @@ fn begin(app: &App, req: &Request, raw: &str, user: &str) -> Result<Begun, ApiEr
     let hash = hex::encode(h.finalize());
     let now = app.now_ms();
     app.db.write(|tx| {
-        let row: Option<(String, String, Option<i64>, Option<String>, Option<Vec<u8>>, i64)> = tx
+        let row: Option<Stored> = tx
             .query_row(
                 "SELECT request_hash, state, status, content_type, body, created_at FROM idempotency_keys
                  WHERE user_id = ?1 AND idem_key = ?2",
                 params![user, key],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                |r| {
+                    Ok(Stored {
+                        hash: r.get(0)?,
+                        running: r.get::<_, String>(1)? == "running",
+                        status: r.get(2)?,
+                        content_type: r.get(3)?,
+                        body: r.get(4)?,
+                        created: r.get(5)?,
+                    })
+                },
             )
             .optional()?;
         match row {
-            Some((_, _, _, _, _, created)) if created + TTL_MS <= now => {
+            Some(old) if old.created + TTL_MS <= now => {
                 tx.execute("DELETE FROM idempotency_keys WHERE user_id = ?1 AND idem_key = ?2", params![user, key])?;
             }
-            Some((_, state, ..)) if state == "running" => {
+            Some(old) if old.running => {
                 return Err(ApiError::conflict(
                     "idempotency_in_progress",
                     "A request with this Idempotency-Key is still running.",
                 ));
             }
-            Some((stored_hash, _, status, ct, body, _)) => {
+            Some(Stored { hash: stored_hash, status, content_type: ct, body, .. }) => {
                 if stored_hash != hash {
                     return Err(ApiError::new(
                         422,
