@@ -34,10 +34,16 @@ pub fn parse_local_url(url: &str) -> Result<SocketAddr, String> {
     }
 }
 
-/// A request serialized once and written as-is on every send.
+/// A request serialized once and written as-is on every send — unless its body contains
+/// `{seq}`, which is replaced on every send by a process-wide counter (so each request can
+/// create a distinct resource, e.g. a booking for listing `lst_{seq}`).
 pub struct Request {
     bytes: Vec<u8>,
+    /// Head without Content-Length, and the body template, when the body has `{seq}`.
+    template: Option<(String, String)>,
 }
+
+static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Request {
     pub fn new(method: &str, path: &str, addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> Request {
@@ -46,10 +52,26 @@ impl Request {
         for (name, value) in headers {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
+        let text = String::from_utf8_lossy(body);
+        let template = text.contains("{seq}").then(|| (head.clone(), text.into_owned()));
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(body);
-        Request { bytes }
+        Request { bytes, template }
+    }
+
+    /// The bytes to send this time.
+    pub fn render(&self) -> std::borrow::Cow<'_, [u8]> {
+        match &self.template {
+            None => std::borrow::Cow::Borrowed(&self.bytes),
+            Some((head, body)) => {
+                let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let body = body.replace("{seq}", &n.to_string());
+                let mut bytes = format!("{head}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+                bytes.extend_from_slice(body.as_bytes());
+                std::borrow::Cow::Owned(bytes)
+            }
+        }
     }
 }
 
@@ -79,7 +101,7 @@ impl Conn {
 
     /// Sends one request and reads the complete response.
     pub fn send(&mut self, req: &Request, keep_body: bool) -> io::Result<Response> {
-        self.reader.get_mut().write_all(&req.bytes)?;
+        self.reader.get_mut().write_all(&req.render())?;
         let mut head = self.read_head()?;
         // Skip interim 1xx responses (other than 101, which we never ask for).
         while (100..200).contains(&head.status) && head.status != 101 {
@@ -401,5 +423,19 @@ mod tests {
         let text = String::from_utf8_lossy(&r.bytes);
         assert!(text.starts_with("POST /x HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"));
         assert!(text.ends_with("Authorization: Bearer t\r\nContent-Length: 2\r\n\r\n{}"));
+    }
+
+    #[test]
+    fn seq_placeholder_is_replaced_per_send() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let r = Request::new("POST", "/b", addr, &[], br#"{"listingId":"lst_{seq}"}"#);
+        let a = String::from_utf8(r.render().into_owned()).unwrap();
+        let b = String::from_utf8(r.render().into_owned()).unwrap();
+        assert_ne!(a, b);
+        assert!(!a.contains("{seq}") && a.contains("\"lst_"));
+        let n: usize = a.split("Content-Length: ").nth(1).unwrap().split("\r\n").next().unwrap().parse().unwrap();
+        assert_eq!(n, a.split("\r\n\r\n").nth(1).unwrap().len(), "length matches the rendered body");
+        let plain = Request::new("GET", "/", addr, &[], b"");
+        assert!(matches!(plain.render(), std::borrow::Cow::Borrowed(_)));
     }
 }
