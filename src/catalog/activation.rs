@@ -1,0 +1,42 @@
+//! Activation: starting or extending a listing's paid period. Payments call
+//! [`activate_listing`] when a listing fee is verified; listing creation calls it for free
+//! categories and the admin's `PATCH /admin/listings/{id} {status: active}` for a listing with no
+//! current period.
+
+use super::listings::{find, load, Listing, DAY_MS};
+use crate::app::App;
+use crate::clock::rfc3339;
+use crate::notify::outbox;
+use crate::web::ApiError;
+use rusqlite::{params, Transaction};
+use serde_json::json;
+
+/// Starts or extends a listing's paid period by `days` and notifies the provider
+/// (`listing.activated`). Renewals stack: the new end is `max(now, current end) + days`. The
+/// warning mark is cleared so the new period gets its own expiry warning.
+///
+/// Payments call this inside the transaction that records the verified payment. A suspended
+/// listing stays suspended (its period is extended, but only an admin lifts a suspension), so a
+/// renewal can never undo moderation. 404 for a missing or deleted listing.
+pub fn activate_listing(tx: &Transaction, app: &App, listing_id: &str, days: i64) -> Result<Listing, ApiError> {
+    if days <= 0 {
+        return Err(ApiError::internal(format!("activate_listing: {days} days")));
+    }
+    let currency = app.config.business.currency.as_str();
+    let row = find(tx, listing_id)?.ok_or_else(ApiError::not_found)?;
+    let now = app.now_ms();
+    let until = row.active_until.unwrap_or(0).max(now) + days * DAY_MS;
+    let status = if row.status == "suspended" { "suspended" } else { "active" };
+    tx.execute(
+        "UPDATE listings SET status = ?2, active_until = ?3, expiry_warned_at = NULL, updated_at = ?4 WHERE id = ?1",
+        params![listing_id, status, until, now],
+    )?;
+    outbox::notify(
+        tx,
+        app,
+        &row.provider_id,
+        "listing.activated",
+        json!({"listingId": listing_id, "category": row.category.name, "activeUntil": rfc3339(until)}),
+    )?;
+    load(tx, listing_id, currency)
+}

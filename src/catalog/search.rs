@@ -1,0 +1,195 @@
+//! The public side: `GET /listings` (search over live listings) and `GET /listings/{id}`. Live
+//! means `status = 'active' AND active_until > now`; deleted listings, inactive categories and
+//! blocked or deleted providers never show. Addresses and phone numbers are never shown.
+//!
+//! Every filter combination is served by an index of `0004_marketplace.sql` whose leading
+//! columns are `(status, <filter>)` and trailing `(created_at, id)`, so the newest-first keyset
+//! walk reads only matching rows (`tests/integration/listings.rs` checks the plan).
+
+use super::listings::{page, prices, CategoryRef, PricedSubService, Rating};
+use super::money::Money;
+use crate::app::App;
+use crate::clock::rfc3339;
+use crate::web::ApiError;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use serde::Serialize;
+use serde_json::json;
+
+/// A search, already parsed: keys are lower-cased and trimmed, `category_id` resolved from the slug.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub category_id: Option<String>,
+    pub city_key: Option<String>,
+    pub state_key: Option<String>,
+    pub q: Option<String>,
+    /// Keyset position: `(created_at, id)` of the last listing of the previous page.
+    pub after: Option<(i64, String)>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderRef {
+    pub id: String,
+    pub full_name: String,
+}
+
+/// One search result (API.md `GET /listings`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicListing {
+    pub id: String,
+    pub category: CategoryRef,
+    pub provider: ProviderRef,
+    pub city: String,
+    pub state: String,
+    pub experience_years: i64,
+    pub description: String,
+    pub price_from: Money,
+    pub rating: Rating,
+    #[serde(skip)]
+    pub created_at: i64,
+}
+
+const SELECT: &str = "SELECT l.id, c.id, c.slug, c.name, u.id, u.full_name, l.city, l.state, l.experience_years, \
+     l.description, l.price_from, l.rating_sum, l.rating_count, l.created_at, l.active_until \
+     FROM listings l JOIN categories c ON c.id = l.category_id JOIN users u ON u.id = l.provider_id";
+
+/// Live, visible listings (`?1` = now). The unary `+` keeps the planner off `listings_lapsing`
+/// (status, active_until): that range would need a sort of every live listing, while the
+/// `(status, <filter>, created_at, id)` indexes give the page in order and stop at the limit.
+const LIVE: &str = "l.status = 'active' AND +l.active_until > ?1 AND l.deleted_at IS NULL AND c.active = 1 \
+     AND u.deleted_at IS NULL AND u.blocked = 0";
+
+fn from_row(r: &Row, currency: &str) -> rusqlite::Result<PublicListing> {
+    Ok(PublicListing {
+        id: r.get(0)?,
+        category: CategoryRef { id: r.get(1)?, slug: r.get(2)?, name: r.get(3)? },
+        provider: ProviderRef { id: r.get(4)?, full_name: r.get(5)? },
+        city: r.get(6)?,
+        state: r.get(7)?,
+        experience_years: r.get(8)?,
+        description: r.get(9)?,
+        price_from: Money::new(r.get(10)?, currency),
+        rating: Rating::new(r.get(11)?, r.get(12)?),
+        created_at: r.get(13)?,
+    })
+}
+
+/// Escapes LIKE wildcards (`\` is the escape character).
+fn like_pattern(q: &str) -> String {
+    format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
+}
+
+/// The exact SQL and arguments of a search at `now` (public so the query plan can be tested).
+pub fn build(f: &Filter, now: i64) -> (String, Vec<SqlValue>) {
+    let mut sql = format!("{SELECT} WHERE {LIVE}");
+    let mut args: Vec<SqlValue> = vec![now.into()];
+    let eq = |col: &str, v: &Option<String>, sql: &mut String, args: &mut Vec<SqlValue>| {
+        if let Some(v) = v {
+            args.push(v.clone().into());
+            sql.push_str(&format!(" AND {col} = ?{}", args.len()));
+        }
+    };
+    eq("l.category_id", &f.category_id, &mut sql, &mut args);
+    eq("l.city_key", &f.city_key, &mut sql, &mut args);
+    eq("l.state_key", &f.state_key, &mut sql, &mut args);
+    if let Some(q) = &f.q {
+        // A substring match (LIKE is case-insensitive for ASCII; wildcards in `q` are escaped) over
+        // the rows the indexed filters leave. Good enough for a small operator's catalogue; an FTS5
+        // index is the upgrade when listings grow into the tens of thousands.
+        args.push(like_pattern(q).into());
+        let n = args.len();
+        sql.push_str(&format!(
+            " AND (l.description LIKE ?{n} ESCAPE '\\' OR u.full_name LIKE ?{n} ESCAPE '\\' OR c.name LIKE ?{n} ESCAPE '\\')"
+        ));
+    }
+    if let Some((at, id)) = &f.after {
+        args.push((*at).into());
+        args.push(id.clone().into());
+        let n = args.len();
+        sql.push_str(&format!(" AND (l.created_at, l.id) < (?{}, ?{n})", n - 1));
+    }
+    sql.push_str(&format!(" ORDER BY l.created_at DESC, l.id DESC LIMIT {}", f.limit + 1));
+    (sql, args)
+}
+
+/// Runs a search: `{items, nextCursor}`.
+pub fn search(c: &Connection, f: &Filter, now: i64, currency: &str) -> Result<serde_json::Value, ApiError> {
+    let (sql, args) = build(f, now);
+    let mut st = c.prepare(&sql)?;
+    let mut rows: Vec<PublicListing> =
+        st.query_map(params_from_iter(args.iter()), |r| from_row(r, currency))?.collect::<Result<_, _>>()?;
+    let next = page(&mut rows, f.limit, |r| (r.created_at, r.id.as_str()));
+    Ok(json!({"items": rows, "nextCursor": next}))
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewAuthor {
+    pub full_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Review {
+    pub stars: i64,
+    pub review: String,
+    pub created_at: String,
+    pub customer: ReviewAuthor,
+}
+
+/// The public detail: the search shape plus prices, the period and the latest reviews.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicListingDetail {
+    #[serde(flatten)]
+    pub listing: PublicListing,
+    pub status: &'static str,
+    pub active_until: String,
+    pub sub_services: Vec<PricedSubService>,
+    pub reviews: Vec<Review>,
+    pub created_at: String,
+}
+
+/// How many reviews the detail carries.
+pub const LATEST_REVIEWS: i64 = 10;
+
+fn reviews(c: &Connection, listing_id: &str) -> rusqlite::Result<Vec<Review>> {
+    let mut st = c.prepare(
+        "SELECT r.stars, r.review, r.created_at, u.full_name FROM ratings r JOIN users u ON u.id = r.rater_id
+         WHERE r.listing_id = ?1 AND r.rater_role = 'customer' ORDER BY r.created_at DESC LIMIT ?2",
+    )?;
+    let rows = st.query_map(rusqlite::params![listing_id, LATEST_REVIEWS], |r| {
+        Ok(Review {
+            stars: r.get(0)?,
+            review: r.get(1)?,
+            created_at: rfc3339(r.get(2)?),
+            customer: ReviewAuthor { full_name: r.get(3)? },
+        })
+    })?;
+    rows.collect()
+}
+
+/// `GET /listings/{id}`: a live listing, else 404.
+pub fn get(app: &App, id: &str) -> Result<PublicListingDetail, ApiError> {
+    let currency = app.config.business.currency.as_str();
+    let now = app.now_ms();
+    app.db.read(|c| {
+        let found = c
+            .query_row(&format!("{SELECT} WHERE l.id = ?2 AND {LIVE}"), rusqlite::params![now, id], |r| {
+                Ok((from_row(r, currency)?, r.get::<_, i64>(14)?))
+            })
+            .optional()?;
+        let (listing, until) = found.ok_or_else(ApiError::not_found)?;
+        Ok(PublicListingDetail {
+            sub_services: prices(c, id, currency)?,
+            reviews: reviews(c, id)?,
+            status: "active",
+            active_until: rfc3339(until),
+            created_at: rfc3339(listing.created_at),
+            listing,
+        })
+    })
+}
