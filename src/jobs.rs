@@ -38,6 +38,16 @@ pub fn all(_app: &App) -> Vec<Job<App>> {
         Job::new("idempotency-prune", Duration::from_secs(3600), |app: &App| {
             crate::idempotency::prune(app).map(|_| ()).map_err(|e| e.to_string())
         }),
+        // A pending booking whose time has come expires (API.md "Bookings").
+        Job::new("bookings-expire", Duration::from_secs(60), |app: &App| {
+            crate::bookings::jobs::expire(app).map(|_| ()).map_err(|e| e.message)
+        }),
+        // Day-before and 2-hour reminders for accepted bookings, each sent once.
+        Job::new("booking-reminders", Duration::from_secs(60), |app: &App| {
+            crate::bookings::jobs::remind(app).map(|_| ()).map_err(|e| e.message)
+        }),
+        // Lapsed listings expire; providers are warned 2 days ahead (DOMAIN.md "Listings").
+        Job::new("listings-expire", Duration::from_secs(300), crate::catalog::expiry::run),
         Job::new("db-optimize", Duration::from_secs(3600), |app: &App| {
             app.db
                 .write(|tx| tx.execute_batch("PRAGMA optimize;").map_err(crate::db::DbError::from))

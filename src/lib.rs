@@ -5,6 +5,8 @@ pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod assets;
+pub mod bookings;
+pub mod catalog;
 pub mod channels;
 pub mod cli;
 pub mod clock;

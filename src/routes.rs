@@ -33,8 +33,10 @@ pub fn router() -> Router<Handler> {
     // /me routes (profile, export, addresses, devices, notification settings) — registered in me_routes.
     crate::accounts::me_routes::register(&mut r);
     crate::admin::users::register(&mut r);
+    crate::catalog::routes::register(&mut r);
     r.add("GET", "/api/v1/events", crate::events::routes::poll);
     crate::notify::routes::register(&mut r);
     crate::notify::admin_routes::register(&mut r);
+    crate::bookings::routes::register(&mut r);
     r
 }

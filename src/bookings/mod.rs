@@ -1,0 +1,312 @@
+//! Bookings: a customer asks a provider's listing for a slot; the provider accepts, rejects,
+//! starts and completes it; either side cancels within the rules; unanswered requests expire.
+//! Every move is one transaction with its history row, the other party's notification and both
+//! parties' real-time events. Also ratings, reports, provider earnings, reminders and the
+//! provider's iCalendar feed.
+//!
+//! This file holds the domain types and the operations shared by the submodules; `routes.rs`
+//! only parses requests, checks callers and shapes responses.
+
+pub mod calendar;
+pub mod create;
+pub mod earnings;
+pub mod jobs;
+pub mod ratings;
+pub mod reports;
+pub mod routes;
+pub mod transitions;
+pub mod views;
+
+use crate::web::auth::{Principal, Role};
+use crate::web::ApiError;
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use serde_json::{json, Value};
+
+/// How far ahead an appointment may be booked.
+pub const MAX_DAYS_AHEAD: i64 = 90;
+pub const DAY_MS: i64 = 86_400_000;
+/// Longest `reason` on a transition.
+pub const MAX_REASON: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Accepted,
+    Rejected,
+    Cancelled,
+    InProgress,
+    Completed,
+    Expired,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Pending,
+        Status::Accepted,
+        Status::Rejected,
+        Status::Cancelled,
+        Status::InProgress,
+        Status::Completed,
+        Status::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Accepted => "accepted",
+            Status::Rejected => "rejected",
+            Status::Cancelled => "cancelled",
+            Status::InProgress => "in_progress",
+            Status::Completed => "completed",
+            Status::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Pending, accepted or in progress: the booking still holds its slot for the customer.
+    pub fn is_open(self) -> bool {
+        matches!(self, Status::Pending | Status::Accepted | Status::InProgress)
+    }
+}
+
+/// A booking row, as stored.
+#[derive(Debug, Clone)]
+pub struct Booking {
+    pub id: String,
+    pub listing_id: String,
+    pub customer_id: String,
+    pub provider_id: String,
+    pub category_id: String,
+    pub status: Status,
+    pub local_date: String,
+    pub local_time: String,
+    pub starts_at: i64,
+    pub address: String,
+    pub notes: String,
+    pub total: i64,
+    pub currency: String,
+    pub completed_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub const COLUMNS: &str = "id, listing_id, customer_id, provider_id, category_id, status, local_date, local_time, \
+     starts_at, address, notes, total, currency, completed_at, created_at, updated_at";
+
+impl Booking {
+    pub fn from_row(r: &Row) -> rusqlite::Result<Booking> {
+        let status: String = r.get(5)?;
+        Ok(Booking {
+            id: r.get(0)?,
+            listing_id: r.get(1)?,
+            customer_id: r.get(2)?,
+            provider_id: r.get(3)?,
+            category_id: r.get(4)?,
+            status: Status::parse(&status).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, "unknown status".into())
+            })?,
+            local_date: r.get(6)?,
+            local_time: r.get(7)?,
+            starts_at: r.get(8)?,
+            address: r.get(9)?,
+            notes: r.get(10)?,
+            total: r.get(11)?,
+            currency: r.get(12)?,
+            completed_at: r.get(13)?,
+            created_at: r.get(14)?,
+            updated_at: r.get(15)?,
+        })
+    }
+
+    /// How the caller stands to this booking.
+    pub fn party(&self, p: &Principal) -> Party {
+        if p.role == Role::Customer && p.user_id == self.customer_id {
+            Party::Customer
+        } else if p.role == Role::Provider && p.user_id == self.provider_id {
+            Party::Provider
+        } else if p.role == Role::Admin {
+            Party::Admin
+        } else {
+            Party::Stranger
+        }
+    }
+
+    /// The other party's user id.
+    pub fn other(&self, party: Party) -> &str {
+        if party == Party::Provider {
+            &self.customer_id
+        } else {
+            &self.provider_id
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    Customer,
+    Provider,
+    Admin,
+    Stranger,
+}
+
+impl Party {
+    pub fn role(self) -> &'static str {
+        match self {
+            Party::Customer => "customer",
+            Party::Provider => "provider",
+            Party::Admin => "admin",
+            Party::Stranger => "stranger",
+        }
+    }
+}
+
+pub fn find(c: &Connection, id: &str) -> rusqlite::Result<Option<Booking>> {
+    c.query_row(&format!("SELECT {COLUMNS} FROM bookings WHERE id = ?1"), [id], Booking::from_row).optional()
+}
+
+/// The booking as one of its parties acts on it: 404 for anyone else (existence is not revealed),
+/// 403 for an admin (who may see it but is not a party).
+pub fn for_party(c: &Connection, id: &str, p: &Principal) -> Result<(Booking, Party), ApiError> {
+    let b = find(c, id)?.ok_or_else(ApiError::not_found)?;
+    match b.party(p) {
+        Party::Stranger => Err(ApiError::not_found()),
+        Party::Admin => Err(ApiError::forbidden()),
+        party => Ok((b, party)),
+    }
+}
+
+/// Appends a history entry (`actor` None = the system).
+pub fn record_history(
+    tx: &Transaction,
+    booking_id: &str,
+    from: Option<Status>,
+    to: Status,
+    at: i64,
+    actor: Option<(&str, &str)>,
+    reason: Option<&str>,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO booking_history (booking_id, from_status, to_status, at, actor_id, actor_role, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            booking_id,
+            from.map(Status::as_str),
+            to.as_str(),
+            at,
+            actor.map(|a| a.0),
+            actor.map_or("system", |a| a.1),
+            reason
+        ],
+    )?;
+    Ok(())
+}
+
+/// The facts a booking notification's template uses (`category`, `date`, `time`, `otherName`,
+/// `reason`), plus `bookingId` for clients to open it.
+pub fn facts(c: &Connection, b: &Booking, other_id: &str, reason: Option<&str>) -> rusqlite::Result<Value> {
+    let category: String = c
+        .query_row("SELECT name FROM categories WHERE id = ?1", [&b.category_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or_default();
+    let other: String = c
+        .query_row("SELECT full_name FROM users WHERE id = ?1", [other_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or_default();
+    let mut v = json!({
+        "bookingId": b.id,
+        "category": category,
+        "date": b.local_date,
+        "time": b.local_time,
+        "otherName": other,
+    });
+    if let Some(r) = reason {
+        v["reason"] = json!(r);
+    }
+    Ok(v)
+}
+
+/// The message of a UNIQUE violation (it names the index's columns), if `e` is one.
+pub fn unique_violation(e: &rusqlite::Error) -> Option<&str> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, msg) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
+            Some(msg.as_deref().unwrap_or(""))
+        }
+        _ => None,
+    }
+}
+
+/// `bookings_one_taken_per_slot (provider_id, starts_at)` refused the change.
+pub fn is_slot_taken(e: &rusqlite::Error) -> bool {
+    unique_violation(e).is_some_and(|m| m.contains("bookings.provider_id") && m.contains("bookings.starts_at"))
+}
+
+/// `bookings_one_open_per_customer (customer_id, listing_id, starts_at)` refused the change.
+pub fn is_duplicate_open(e: &rusqlite::Error) -> bool {
+    unique_violation(e).is_some_and(|m| m.contains("bookings.customer_id") && m.contains("bookings.listing_id"))
+}
+
+pub fn slot_unavailable() -> ApiError {
+    ApiError::conflict("slot_unavailable", "The provider already has a booking at that time.")
+}
+
+pub fn duplicate_booking() -> ApiError {
+    ApiError::conflict("duplicate_booking", "You already have an open booking for this listing at that time.")
+}
+
+/// Trims an optional free-text field; empty means absent. Err is the problem.
+pub fn optional_text(v: Option<&str>, max: usize) -> Result<Option<String>, String> {
+    let Some(t) = v.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
+    if t.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if t.chars().any(|c| c.is_control() && c != '\n') {
+        return Err("must not contain control characters".into());
+    }
+    Ok(Some(t.to_string()))
+}
+
+/// A required free-text field, 1..=max characters after trimming.
+pub fn required_text(v: &str, max: usize) -> Result<String, String> {
+    optional_text(Some(v), max)?.ok_or_else(|| "is required".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_violations_are_told_apart_by_index() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::db::migrate(&mut c).unwrap();
+        // Only the booking indexes are under test here, not the references.
+        c.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        let insert = |c: &Connection, id: &str, customer: &str, status: &str| {
+            c.execute(
+                "INSERT INTO bookings (id, listing_id, customer_id, provider_id, category_id, status, local_date, local_time,
+                     starts_at, address, total, currency, created_at, updated_at)
+                 VALUES (?1, 'l', ?2, 'p', 'c', ?3, 'd', 't', 1000, 'a', 1, 'INR', 0, 0)",
+                params![id, customer, status],
+            )
+        };
+        insert(&c, "b1", "c1", "accepted").unwrap();
+        let e = insert(&c, "b2", "c1", "pending").unwrap_err();
+        assert!(is_duplicate_open(&e) && !is_slot_taken(&e), "{e}");
+        let e = insert(&c, "b3", "c2", "accepted").unwrap_err();
+        assert!(is_slot_taken(&e) && !is_duplicate_open(&e), "{e}");
+        insert(&c, "b4", "c2", "pending").unwrap();
+        insert(&c, "b5", "c1", "cancelled").unwrap();
+    }
+
+    #[test]
+    fn free_text_is_trimmed_and_bounded() {
+        assert_eq!(optional_text(Some("  hi "), 5), Ok(Some("hi".into())));
+        assert_eq!(optional_text(Some("   "), 5), Ok(None));
+        assert!(optional_text(Some("toolong"), 5).is_err());
+        assert!(optional_text(Some("a\u{7}b"), 5).is_err());
+        assert_eq!(optional_text(Some("a\nb"), 5), Ok(Some("a\nb".into())));
+        assert!(required_text(" ", 5).is_err());
+    }
+}

@@ -1,0 +1,151 @@
+//! The Booking as the API shows it (API.md "Bookings"), and its history.
+
+use super::{Booking, COLUMNS};
+use crate::clock::rfc3339;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Money {
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl Money {
+    pub fn new(amount: i64, currency: &str) -> Money {
+        Money { amount, currency: currency.to_string() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryRef {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartyRef {
+    pub id: String,
+    pub full_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    pub id: String,
+    pub name: String,
+    pub price: Money,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Actor {
+    /// Null for the system (expiry).
+    pub id: Option<String>,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub status: String,
+    pub at: String,
+    pub by: Actor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingView {
+    pub id: String,
+    pub status: String,
+    pub listing_id: String,
+    pub category: CategoryRef,
+    pub customer: PartyRef,
+    pub provider: PartyRef,
+    pub sub_services: Vec<Item>,
+    pub total: Money,
+    pub date: String,
+    pub time: String,
+    pub starts_at: String,
+    pub address: String,
+    pub notes: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<HistoryEntry>>,
+}
+
+fn name_of(c: &Connection, user_id: &str) -> rusqlite::Result<String> {
+    Ok(c.query_row("SELECT full_name FROM users WHERE id = ?1", [user_id], |r| r.get(0))
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Shapes a stored booking (items and names read from `c`).
+pub fn view(c: &Connection, b: &Booking) -> rusqlite::Result<BookingView> {
+    let category = c
+        .query_row("SELECT id, slug, name FROM categories WHERE id = ?1", [&b.category_id], |r| {
+            Ok(CategoryRef { id: r.get(0)?, slug: r.get(1)?, name: r.get(2)? })
+        })
+        .optional()?
+        .unwrap_or_else(|| CategoryRef { id: b.category_id.clone(), slug: String::new(), name: String::new() });
+    let mut st = c.prepare_cached(
+        "SELECT i.sub_service_id, i.name, i.price FROM booking_items i
+         LEFT JOIN sub_services s ON s.id = i.sub_service_id
+         WHERE i.booking_id = ?1 ORDER BY COALESCE(s.position, 0), i.sub_service_id",
+    )?;
+    let items = st
+        .query_map([&b.id], |r| Ok(Item { id: r.get(0)?, name: r.get(1)?, price: Money::new(r.get(2)?, &b.currency) }))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(BookingView {
+        id: b.id.clone(),
+        status: b.status.as_str().to_string(),
+        listing_id: b.listing_id.clone(),
+        category,
+        customer: PartyRef { id: b.customer_id.clone(), full_name: name_of(c, &b.customer_id)? },
+        provider: PartyRef { id: b.provider_id.clone(), full_name: name_of(c, &b.provider_id)? },
+        sub_services: items,
+        total: Money::new(b.total, &b.currency),
+        date: b.local_date.clone(),
+        time: b.local_time.clone(),
+        starts_at: rfc3339(b.starts_at),
+        address: b.address.clone(),
+        notes: b.notes.clone(),
+        created_at: rfc3339(b.created_at),
+        updated_at: rfc3339(b.updated_at),
+        history: None,
+    })
+}
+
+/// The booking by id, shaped (None when missing).
+pub fn by_id(c: &Connection, id: &str) -> rusqlite::Result<Option<BookingView>> {
+    match super::find(c, id)? {
+        Some(b) => view(c, &b).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Every recorded move, oldest first.
+pub fn history(c: &Connection, booking_id: &str) -> rusqlite::Result<Vec<HistoryEntry>> {
+    let mut st = c.prepare_cached(
+        "SELECT to_status, at, actor_id, actor_role, reason FROM booking_history WHERE booking_id = ?1 ORDER BY id",
+    )?;
+    let rows = st.query_map(params![booking_id], |r| {
+        Ok(HistoryEntry {
+            status: r.get(0)?,
+            at: rfc3339(r.get(1)?),
+            by: Actor { id: r.get(2)?, role: r.get::<_, Option<String>>(3)?.unwrap_or_else(|| "system".into()) },
+            reason: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The rows of a list query (`SELECT {COLUMNS} ...`), shaped.
+pub fn list(c: &Connection, sql: &str, args: &[rusqlite::types::Value]) -> rusqlite::Result<Vec<Booking>> {
+    debug_assert!(sql.contains(COLUMNS));
+    let mut st = c.prepare(sql)?;
+    let rows = st.query_map(rusqlite::params_from_iter(args.iter()), Booking::from_row)?;
+    rows.collect()
+}
