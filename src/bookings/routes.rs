@@ -99,10 +99,7 @@ pub fn list_bookings(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
     }
     if let Some(c) = req.get_param("cursor") {
         let (at, id) = cursor::decode(&c)?;
-        args.push(at.into());
-        args.push(id.into());
-        let n = args.len();
-        sql.push_str(&format!(" AND (created_at < ?{} OR (created_at = ?{} AND id < ?{n}))", n - 1, n - 1));
+        crate::db::keyset::push_before(&mut sql, &mut args, "created_at", "id", at, id);
     }
     sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", limit + 1));
     let (items, next) = app.db.read(|c| {

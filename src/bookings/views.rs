@@ -5,24 +5,8 @@ use crate::clock::rfc3339;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Money {
-    pub amount: i64,
-    pub currency: String,
-}
-
-impl Money {
-    pub fn new(amount: i64, currency: &str) -> Money {
-        Money { amount, currency: currency.to_string() }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CategoryRef {
-    pub id: String,
-    pub slug: String,
-    pub name: String,
-}
+pub use crate::catalog::listings::CategoryRef;
+pub use crate::catalog::money::Money;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

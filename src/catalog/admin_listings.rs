@@ -2,12 +2,12 @@
 //! them), filtered by status; and moderation: suspend, or (re)activate.
 
 use super::activation::activate_listing;
-use super::listings::{self, page, Listing, ListingRow, ROW_SELECT};
+use super::listings::{self, Listing, ListingRow, ROW_SELECT};
 use crate::accounts;
 use crate::app::App;
 use crate::web::auth::Principal;
 use crate::web::{ApiError, Ctx};
-use rusqlite::{params, params_from_iter, Connection};
+use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -59,14 +59,7 @@ pub fn list(app: &App, status: Option<&str>, limit: u32, after: Option<(i64, Str
         sql.push_str(&format!(" AND (l.created_at, l.id) < (?{}, ?{n})", n - 1));
     }
     sql.push_str(&format!(" ORDER BY l.created_at DESC, l.id DESC LIMIT {}", limit + 1));
-    app.db.read(|c| {
-        let mut st = c.prepare(&sql)?;
-        let mut rows: Vec<ListingRow> =
-            st.query_map(params_from_iter(args.iter()), ListingRow::from_row)?.collect::<Result<_, _>>()?;
-        let next = page(&mut rows, limit, |r| (r.created_at, r.id.as_str()));
-        let items = rows.into_iter().map(|r| admin_view(c, r, currency)).collect::<Result<Vec<_>, _>>()?;
-        Ok(json!({"items": items, "nextCursor": next}))
-    })
+    app.db.read(|c| super::listings::list_page(c, &sql, &args, limit, |c, r| admin_view(c, r, currency)))
 }
 
 #[derive(Debug, Deserialize)]

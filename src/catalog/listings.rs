@@ -426,14 +426,24 @@ pub fn list_own(app: &App, p: &Principal, limit: u32, after: Option<(i64, String
         sql.push_str(" AND (l.created_at, l.id) < (?2, ?3)");
     }
     sql.push_str(&format!(" ORDER BY l.created_at DESC, l.id DESC LIMIT {}", limit + 1));
-    app.db.read(|c| {
-        let mut st = c.prepare(&sql)?;
-        let mut rows: Vec<ListingRow> =
-            st.query_map(params_from_iter(args.iter()), ListingRow::from_row)?.collect::<Result<_, _>>()?;
-        let next = page(&mut rows, limit, |r| (r.created_at, r.id.as_str()));
-        let items = rows.into_iter().map(|r| view(c, r, currency)).collect::<Result<Vec<_>, _>>()?;
-        Ok(json!({"items": items, "nextCursor": next}))
-    })
+    app.db.read(|c| list_page(c, &sql, &args, limit, |c, r| Ok(view(c, r, currency)?)))
+}
+
+/// Runs a listing list query that fetched `limit + 1` rows newest first, and shapes the page
+/// `{items, nextCursor}` with `view`.
+pub fn list_page<V: serde::Serialize>(
+    c: &Connection,
+    sql: &str,
+    args: &[rusqlite::types::Value],
+    limit: u32,
+    view: impl Fn(&Connection, ListingRow) -> Result<V, ApiError>,
+) -> Result<serde_json::Value, ApiError> {
+    let mut st = c.prepare(sql)?;
+    let mut rows: Vec<ListingRow> =
+        st.query_map(params_from_iter(args.iter()), ListingRow::from_row)?.collect::<Result<_, _>>()?;
+    let next = page(&mut rows, limit, |r| (r.created_at, r.id.as_str()));
+    let items = rows.into_iter().map(|r| view(c, r)).collect::<Result<Vec<_>, _>>()?;
+    Ok(json!({"items": items, "nextCursor": next}))
 }
 
 /// Trims a fetched `limit + 1` rows to `limit`; the cursor of the last kept row when more exist.

@@ -3,6 +3,7 @@
 //! serialising writes in-process avoids SQLITE_BUSY storms that pooled writers cause.
 
 mod backup;
+pub mod keyset;
 mod lock;
 mod migrate;
 
