@@ -2,7 +2,7 @@
 
 use super::{Booking, COLUMNS};
 use crate::clock::rfc3339;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde::Serialize;
 
 pub use crate::catalog::listings::CategoryRef;
@@ -60,20 +60,19 @@ pub struct BookingView {
     pub history: Option<Vec<HistoryEntry>>,
 }
 
-fn name_of(c: &Connection, user_id: &str) -> rusqlite::Result<String> {
-    Ok(c.query_row("SELECT full_name FROM users WHERE id = ?1", [user_id], |r| r.get(0))
-        .optional()?
-        .unwrap_or_default())
-}
-
-/// Shapes a stored booking (items and names read from `c`).
+/// Shapes a stored booking (items and names read from `c`). Two cached statements per booking:
+/// the parties' names with the category, and the items.
 pub fn view(c: &Connection, b: &Booking) -> rusqlite::Result<BookingView> {
-    let category = c
-        .query_row("SELECT id, slug, name FROM categories WHERE id = ?1", [&b.category_id], |r| {
-            Ok(CategoryRef { id: r.get(0)?, slug: r.get(1)?, name: r.get(2)? })
-        })
-        .optional()?
-        .unwrap_or_else(|| CategoryRef { id: b.category_id.clone(), slug: String::new(), name: String::new() });
+    let mut refs = c.prepare_cached(
+        "SELECT (SELECT full_name FROM users WHERE id = ?1), (SELECT full_name FROM users WHERE id = ?2),
+                (SELECT slug FROM categories WHERE id = ?3), (SELECT name FROM categories WHERE id = ?3)",
+    )?;
+    let (customer_name, provider_name, slug, name): (Option<String>, Option<String>, Option<String>, Option<String>) =
+        refs.query_row(params![b.customer_id, b.provider_id, b.category_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+    let category =
+        CategoryRef { id: b.category_id.clone(), slug: slug.unwrap_or_default(), name: name.unwrap_or_default() };
     let mut st = c.prepare_cached(
         "SELECT i.sub_service_id, i.name, i.price FROM booking_items i
          LEFT JOIN sub_services s ON s.id = i.sub_service_id
@@ -87,8 +86,8 @@ pub fn view(c: &Connection, b: &Booking) -> rusqlite::Result<BookingView> {
         status: b.status.as_str().to_string(),
         listing_id: b.listing_id.clone(),
         category,
-        customer: PartyRef { id: b.customer_id.clone(), full_name: name_of(c, &b.customer_id)? },
-        provider: PartyRef { id: b.provider_id.clone(), full_name: name_of(c, &b.provider_id)? },
+        customer: PartyRef { id: b.customer_id.clone(), full_name: customer_name.unwrap_or_default() },
+        provider: PartyRef { id: b.provider_id.clone(), full_name: provider_name.unwrap_or_default() },
         sub_services: items,
         total: Money::new(b.total, &b.currency),
         date: b.local_date.clone(),
