@@ -25,6 +25,9 @@ const CITIES: [(&str, &str); 10] = [
     ("Kochi", "Kerala"),
 ];
 const BATCH: usize = 20_000;
+const INSERT_PROVIDER: &str =
+    "INSERT INTO users (id, role, phone, full_name, password_hash, verified, created_at, updated_at)
+     VALUES (?1, 'provider', ?2, ?3, ?4, 1, ?5, ?5)";
 
 fn arg(name: &str) -> Option<String> {
     let a: Vec<String> = std::env::args().collect();
@@ -93,10 +96,7 @@ fn main() {
     for chunk in (0..listings).collect::<Vec<_>>().chunks(BATCH) {
         app.db
             .write(|tx| {
-                let mut user = tx.prepare(
-                    "INSERT INTO users (id, role, phone, full_name, password_hash, verified, created_at, updated_at)
-                     VALUES (?1, 'provider', ?2, ?3, ?4, 1, ?5, ?5)",
-                )?;
+                let mut user = tx.prepare(INSERT_PROVIDER)?;
                 let mut listing = tx.prepare(
                     "INSERT INTO listings (id, provider_id, category_id, description, experience_years, city, state, address,
                          city_key, state_key, status, active_until, price_from, rating_sum, rating_count, created_at, updated_at)
@@ -138,10 +138,7 @@ fn main() {
     for chunk in (0..bookable).collect::<Vec<_>>().chunks(BATCH) {
         app.db
             .write(|tx| {
-                let mut user = tx.prepare(
-                    "INSERT INTO users (id, role, phone, full_name, password_hash, verified, created_at, updated_at)
-                     VALUES (?1, 'provider', ?2, ?3, ?4, 1, ?5, ?5)",
-                )?;
+                let mut user = tx.prepare(INSERT_PROVIDER)?;
                 let mut listing = tx.prepare(
                     "INSERT INTO listings (id, provider_id, category_id, description, experience_years, city, state, address,
                          city_key, state_key, status, active_until, price_from, created_at, updated_at)
