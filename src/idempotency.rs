@@ -2,8 +2,10 @@
 //! to (user, key) is kept for 24 h and replayed to a retry with the same method, path and body
 //! (`Idempotent-Replayed: true`); the same key with a different request → 422
 //! `idempotency_key_reused`; while the first is still running → 409 `idempotency_in_progress`.
-//! 5xx answers are not kept (the retry runs again). Keys are scoped per user, so one user's key
-//! never replays another's response. Unauthenticated POSTs ignore the header.
+//! 429 and 5xx answers are not kept (a retry after `Retry-After` runs again). Keys are scoped to
+//! the user's session, so no other session (or user) ever gets a response replayed. Routes that
+//! hand out credentials are outside the layer: no kept response holds a live token. Unauthenticated
+//! POSTs ignore the header.
 
 use crate::app::App;
 use crate::web::auth::authenticate;
@@ -28,10 +30,18 @@ fn parse_key(raw: &str) -> Result<String, ApiError> {
     Ok(k.to_string())
 }
 
+/// Routes whose answers carry live credentials (tokens, a calendar feed secret): never kept.
+const MINTS_SECRETS: &[&str] = &["/api/v1/auth/", "/api/v1/provider/calendar-token"];
+
+fn is_kept(status: u16) -> bool {
+    status != 429 && status < 500
+}
+
 /// Clears a reservation if the request dies before storing its result (panic, early return).
 struct Reservation<'a> {
     app: &'a App,
     user: String,
+    session: String,
     key: String,
     armed: bool,
 }
@@ -41,8 +51,9 @@ impl Drop for Reservation<'_> {
         if self.armed {
             let _ = self.app.db.write(|tx| {
                 tx.execute(
-                    "DELETE FROM idempotency_keys WHERE user_id = ?1 AND idem_key = ?2 AND state = 'running'",
-                    params![self.user, self.key],
+                    "DELETE FROM idempotency_keys WHERE user_id = ?1 AND session_id = ?2 AND idem_key = ?3
+                     AND state = 'running'",
+                    params![self.user, self.session, self.key],
                 )
                 .map_err(crate::db::DbError::from)
             });
@@ -54,22 +65,40 @@ impl Drop for Reservation<'_> {
 /// caller; otherwise just runs it.
 pub fn guard(app: &App, req: &Request, rid: &str, run: impl FnOnce(&Request) -> Response) -> Response {
     let Some(raw) = req.header("Idempotency-Key").filter(|_| req.method() == "POST") else { return run(req) };
+    if MINTS_SECRETS.iter().any(|p| req.url().starts_with(p)) {
+        return run(req);
+    }
     let Ok(principal) = authenticate(req, &app.keys, &app.revoked, app.clock.now_secs()) else { return run(req) };
-    match begin(app, req, raw, &principal.user_id) {
+    let scope = Scope { user: &principal.user_id, session: &principal.session_id };
+    match begin(app, req, raw, &scope) {
         Err(e) => e.into_response(rid),
         Ok(Begun::Replay(r)) => r,
         Ok(Begun::Fresh { key, hash, body }) => {
-            let mut reservation = Reservation { app, user: principal.user_id.clone(), key, armed: true };
+            let mut reservation = Reservation {
+                app,
+                user: principal.user_id.clone(),
+                session: principal.session_id.clone(),
+                key,
+                armed: true,
+            };
             let headers: Vec<(String, String)> = req.headers().map(|(k, v)| (k.to_string(), v.to_string())).collect();
             let again = Request::fake_http_from(*req.remote_addr(), req.method(), req.raw_url(), headers, body);
             let resp = run(&again);
             let (resp, kept) = keep(resp);
-            let stored = kept.filter(|_| resp.status_code < 500).map(|(ct, bytes)| {
+            let stored = kept.filter(|_| is_kept(resp.status_code)).map(|(ct, bytes)| {
                 app.db.write(|tx| {
                     tx.execute(
-                        "UPDATE idempotency_keys SET state = 'done', status = ?3, content_type = ?4, body = ?5, request_hash = ?6
-                         WHERE user_id = ?1 AND idem_key = ?2",
-                        params![reservation.user, reservation.key, resp.status_code, ct, bytes, hash],
+                        "UPDATE idempotency_keys SET state = 'done', status = ?4, content_type = ?5, body = ?6, request_hash = ?7
+                         WHERE user_id = ?1 AND session_id = ?2 AND idem_key = ?3",
+                        params![
+                            reservation.user,
+                            reservation.session,
+                            reservation.key,
+                            resp.status_code,
+                            ct,
+                            bytes,
+                            hash
+                        ],
                     )
                     .map_err(crate::db::DbError::from)
                 })
@@ -92,12 +121,19 @@ struct Stored {
     created: i64,
 }
 
+/// Whose key it is: one session of one user.
+struct Scope<'a> {
+    user: &'a str,
+    session: &'a str,
+}
+
 enum Begun {
     Fresh { key: String, hash: String, body: Vec<u8> },
     Replay(Response),
 }
 
-fn begin(app: &App, req: &Request, raw: &str, user: &str) -> Result<Begun, ApiError> {
+fn begin(app: &App, req: &Request, raw: &str, scope: &Scope) -> Result<Begun, ApiError> {
+    let (user, session) = (scope.user, scope.session);
     let key = parse_key(raw)?;
     let body = read_body(req, app.config.server.body_limit_bytes)?;
     let mut h = Sha256::new();
@@ -112,8 +148,8 @@ fn begin(app: &App, req: &Request, raw: &str, user: &str) -> Result<Begun, ApiEr
         let row: Option<Stored> = tx
             .query_row(
                 "SELECT request_hash, state, status, content_type, body, created_at FROM idempotency_keys
-                 WHERE user_id = ?1 AND idem_key = ?2",
-                params![user, key],
+                 WHERE user_id = ?1 AND session_id = ?2 AND idem_key = ?3",
+                params![user, session, key],
                 |r| {
                     Ok(Stored {
                         hash: r.get(0)?,
@@ -128,7 +164,10 @@ fn begin(app: &App, req: &Request, raw: &str, user: &str) -> Result<Begun, ApiEr
             .optional()?;
         match row {
             Some(old) if old.created + TTL_MS <= now => {
-                tx.execute("DELETE FROM idempotency_keys WHERE user_id = ?1 AND idem_key = ?2", params![user, key])?;
+                tx.execute(
+                    "DELETE FROM idempotency_keys WHERE user_id = ?1 AND session_id = ?2 AND idem_key = ?3",
+                    params![user, session, key],
+                )?;
             }
             Some(old) if old.running => {
                 return Err(ApiError::conflict(
@@ -152,9 +191,9 @@ fn begin(app: &App, req: &Request, raw: &str, user: &str) -> Result<Begun, ApiEr
             None => {}
         }
         tx.execute(
-            "INSERT INTO idempotency_keys (user_id, idem_key, method, path, request_hash, state, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6)",
-            params![user, key, req.method(), req.raw_url(), hash, now],
+            "INSERT INTO idempotency_keys (user_id, session_id, idem_key, method, path, request_hash, state, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)",
+            params![user, session, key, req.method(), req.raw_url(), hash, now],
         )?;
         Ok(Begun::Fresh { key: key.clone(), hash: hash.clone(), body: body.clone() })
     })

@@ -35,6 +35,20 @@ pub fn all(_app: &App) -> Vec<Job<App>> {
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         }),
+        // Failed-login and wrong-code counters, and pending signups, past their use.
+        Job::new("lockouts-prune", Duration::from_secs(3600), |app: &App| {
+            let now = app.now_ms();
+            app.db
+                .write(|tx| {
+                    crate::accounts::lockout::prune(tx, now)?;
+                    tx.execute(
+                        "DELETE FROM signups WHERE created_at <= ?1",
+                        [now - crate::accounts::signup::PENDING_TTL_MS],
+                    )?;
+                    Ok::<_, crate::db::DbError>(())
+                })
+                .map_err(|e| e.to_string())
+        }),
         Job::new("idempotency-prune", Duration::from_secs(3600), |app: &App| {
             crate::idempotency::prune(app).map(|_| ()).map_err(|e| e.to_string())
         }),

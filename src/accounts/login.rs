@@ -1,5 +1,6 @@
 //! Login with lockouts, refresh rotation, logout, and password reset and change.
 
+use super::lockout::{self, Attempt};
 use super::otp::{self, Checked, Purpose};
 use super::sessions::{self, Rotated, Tokens};
 use super::signup::{invalid_code, parse_phone_role, PhoneRole};
@@ -17,11 +18,6 @@ fn invalid_credentials() -> ApiError {
     ApiError::new(401, "invalid_credentials", "The phone number or password is wrong.")
 }
 
-fn locked(until: i64, now: i64) -> ApiError {
-    ApiError::new(429, "account_locked", "Too many failed attempts; the account is locked for a while.")
-        .with_header("Retry-After", (((until - now) + 999) / 1000).max(1).to_string())
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoginBody {
@@ -30,43 +26,48 @@ pub struct LoginBody {
     pub role: String,
 }
 
-/// `POST /auth/login`: one answer for unknown phone and wrong password, with equal work.
+/// `POST /auth/login`: one answer for unknown phone and wrong password, with equal work; locks
+/// and slow-downs are keyed by the claimed phone, so they say nothing about existence either.
 pub fn login(app: &App, ctx: &Ctx, b: LoginBody, device: &str) -> Result<Tokens, ApiError> {
     app.limiter
         .hit(&format!("login:{}", ctx.client_ip), Limit::per_minute(app.config.limits.login_per_ip_per_minute))
         .check()?;
     let (phone, role) = parse_phone_role(app, &PhoneRole { phone: b.phone, role: b.role }, true)?;
     let now = app.now_ms();
-    let user = app.db.read(|c| find_by_phone(c, phone.as_str(), role).map_err(ApiError::from))?;
-    let Some(user) = user else {
-        app.hasher.verify_dummy(&b.password);
-        return Err(invalid_credentials());
-    };
-    if let Some(until) = user.locked_until.filter(|u| *u > now) {
-        return Err(locked(until, now));
-    }
-    let ok = app.hasher.verify(&b.password, &user.password_hash);
     let ip = ctx.client_ip.to_string();
-    let actor = Some((user.id.as_str(), user.role));
-    if !ok {
+    let attempt = Attempt { phone: phone.as_str(), role, ip: &ip };
+    let user = app.db.read(|c| {
+        let user = find_by_phone(c, phone.as_str(), role)?;
+        lockout::check_address(c, &attempt, now)?;
+        lockout::check_throttle(c, &attempt, user.as_ref().map(|u| u.id.as_str()), now)?;
+        Ok::<_, ApiError>(user)
+    })?;
+    // An admin's lock holds on every address.
+    if let Some(until) = user.as_ref().and_then(|u| u.locked_until).filter(|u| *u > now) {
+        return Err(lockout::locked(until, now));
+    }
+    let ok = match &user {
+        Some(u) => app.hasher.verify(&b.password, &u.password_hash),
+        None => {
+            app.hasher.verify_dummy(&b.password);
+            false
+        }
+    };
+    let actor = user.as_ref().map(|u| (u.id.as_str(), u.role));
+    let Some(user) = user.as_ref().filter(|_| ok) else {
         app.db.write(|tx| {
-            let failures: i64 = tx.query_row(
-                "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ?1 RETURNING failed_logins",
-                [&user.id],
-                |r| r.get(0),
-            )?;
-            audit(tx, app, ctx, actor, "login.failed", Some(&user.id), json!({"failures": failures}))?;
-            if failures >= MAX_FAILURES {
-                tx.execute(
-                    "UPDATE users SET failed_logins = 0, locked_until = ?2 WHERE id = ?1",
-                    params![user.id, now + LOCK_MS],
-                )?;
-                audit(tx, app, ctx, actor, "login.locked", Some(&user.id), json!({"minutes": LOCK_MS / 60_000}))?;
+            let in_row = lockout::failed(tx, &attempt, now)?;
+            if let Some((id, _)) = actor {
+                audit(tx, app, ctx, actor, "login.failed", Some(id), json!({"failures": in_row}))?;
+                if in_row >= MAX_FAILURES {
+                    let minutes = LOCK_MS / 60_000;
+                    audit(tx, app, ctx, actor, "login.locked", Some(id), json!({"minutes": minutes, "ip": ip}))?;
+                }
             }
             Ok::<_, ApiError>(())
         })?;
         return Err(invalid_credentials());
-    }
+    };
     if user.blocked {
         app.db
             .write(|tx| Ok::<_, ApiError>(audit(tx, app, ctx, actor, "login.blocked", Some(&user.id), json!({}))?))?;
@@ -74,14 +75,10 @@ pub fn login(app: &App, ctx: &Ctx, b: LoginBody, device: &str) -> Result<Tokens,
     }
     app.db.write(|tx| {
         // Re-checked under the write lock: a lock set by a concurrent failure wins.
-        let until: Option<i64> =
-            tx.query_row("SELECT locked_until FROM users WHERE id = ?1", [&user.id], |r| r.get(0))?;
-        if let Some(u) = until.filter(|u| *u > now) {
-            return Err(locked(u, now));
-        }
-        tx.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?1", [&user.id])?;
+        lockout::check_address(tx, &attempt, now)?;
+        lockout::succeeded(tx, &attempt, &user.id, now)?;
         audit(tx, app, ctx, actor, "login.succeeded", Some(&user.id), json!({}))?;
-        sessions::start(tx, app, &user, device, &ip)
+        sessions::start(tx, app, user, device, &ip)
     })
 }
 
@@ -110,8 +107,8 @@ pub fn refresh(app: &App, ctx: &Ctx, b: RefreshBody) -> Result<Tokens, ApiError>
     match rotated {
         Rotated::Ok(t) => Ok(*t),
         Rotated::Invalid => Err(ApiError::unauthenticated()),
-        Rotated::Reused { session_id, .. } => {
-            sessions::forget(app, &[session_id]);
+        Rotated::Reused { session_id, user_id } => {
+            sessions::forget(app, &user_id, &[session_id]);
             Err(ApiError::new(
                 401,
                 "refresh_token_reused",
@@ -150,7 +147,7 @@ pub fn logout(app: &App, ctx: &Ctx, p: &Principal, b: LogoutBody) -> Result<(), 
         Ok::<_, ApiError>(ended)
     })?;
     app.revoked.revoke_token(&p.jti);
-    sessions::forget(app, &ended);
+    sessions::forget(app, &p.user_id, &ended);
     Ok(())
 }
 
@@ -170,7 +167,7 @@ pub fn logout_all(app: &App, ctx: &Ctx, actor: &Principal, user_id: &str) -> Res
         )?;
         Ok::<_, ApiError>(ended)
     })?;
-    sessions::forget(app, &ended);
+    sessions::forget(app, user_id, &ended);
     Ok(())
 }
 
@@ -190,7 +187,7 @@ pub fn end_session(app: &App, ctx: &Ctx, p: &Principal, sid: &str) -> Result<(),
         audit(tx, app, ctx, Some((&p.user_id, p.role)), "session.revoked", Some(sid), json!({}))?;
         Ok(())
     })?;
-    sessions::forget(app, &[sid.to_string()]);
+    sessions::forget(app, &p.user_id, &[sid.to_string()]);
     Ok(())
 }
 
@@ -206,9 +203,10 @@ pub fn forgot(app: &App, ctx: &Ctx, b: PhoneRole) -> Result<(), ApiError> {
         return Ok(()); // silently: a 429 here would reveal nothing useful but still costs SMS
     }
     let now = app.now_ms();
+    let ip = ctx.client_ip.to_string();
     let code = app.db.write(|tx| {
         let Some(user) = find_by_phone(tx, &phone, role)? else { return Ok(None) };
-        if otp::check_lock(tx, &phone, now).is_err() {
+        if otp::check_lock(tx, &phone, &ip, now).is_err() {
             return Ok(None);
         }
         audit(tx, app, ctx, None, "password.reset_requested", Some(&user.id), json!({}))?;
@@ -240,22 +238,27 @@ pub fn reset(app: &App, ctx: &Ctx, b: ResetBody) -> Result<(), ApiError> {
     let phone = phone.as_str().to_string();
     let hash = app.hasher.hash(&b.new_password);
     let now = app.now_ms();
+    let ip = ctx.client_ip.to_string();
     let ended = app.db.write(|tx| {
-        if let Checked::Wrong = otp::check(tx, &app.otp_key, &phone, role.as_str(), Purpose::Reset, b.code.trim(), now)? {
+        let code = b.code.trim();
+        if let Checked::Wrong = otp::check(tx, &app.otp_key, &phone, role.as_str(), Purpose::Reset, code, &ip, now)? {
             return Ok(None);
         }
         let Some(user) = find_by_phone(tx, &phone, role)? else { return Ok(None) };
         tx.execute(
-            "UPDATE users SET password_hash = ?2, failed_logins = 0, locked_until = NULL, updated_at = ?3 WHERE id = ?1",
+            "UPDATE users SET password_hash = ?2, failed_logins = 0, updated_at = ?3 WHERE id = ?1",
             params![user.id, hash, now],
         )?;
+        // The code proved the phone from this address: it may sign in at once, however hard
+        // others are guessing (an admin's lock still holds).
+        lockout::succeeded(tx, &Attempt { phone: &phone, role, ip: &ip }, &user.id, now)?;
         let ended = sessions::revoke_all(tx, &user.id, None, "password_reset", now)?;
         audit(tx, app, ctx, Some((&user.id, user.role)), "password.reset", Some(&user.id), json!({}))?;
         password_notice(tx, app, &user.id)?;
-        Ok::<_, ApiError>(Some(ended))
+        Ok::<_, ApiError>(Some((user.id, ended)))
     })?;
-    let ended = ended.ok_or_else(invalid_code)?;
-    sessions::forget(app, &ended);
+    let (user_id, ended) = ended.ok_or_else(invalid_code)?;
+    sessions::forget(app, &user_id, &ended);
     Ok(())
 }
 
@@ -273,11 +276,21 @@ pub fn change(app: &App, ctx: &Ctx, p: &Principal, b: ChangeBody) -> Result<(), 
         .hit(&format!("login:{}", ctx.client_ip), Limit::per_minute(app.config.limits.login_per_ip_per_minute))
         .check()?;
     let user = app.db.read(|c| super::current_user(c, &p.user_id))?;
+    let ip = ctx.client_ip.to_string();
+    let attempt = Attempt { phone: &user.phone, role: user.role, ip: &ip };
+    let now = app.now_ms();
+    app.db.read(|c| lockout::check_address(c, &attempt, now))?;
     if !app.hasher.verify(&b.current_password, &user.password_hash) {
+        // A stolen access token must not become an unlimited password oracle.
+        app.db.write(|tx| {
+            let in_row = lockout::failed(tx, &attempt, now)?;
+            let actor = Some((user.id.as_str(), user.role));
+            audit(tx, app, ctx, actor, "password.change_failed", Some(&user.id), json!({"failures": in_row}))?;
+            Ok::<_, ApiError>(())
+        })?;
         return Err(ApiError::field("currentPassword", "is incorrect"));
     }
     let hash = app.hasher.hash(&b.new_password);
-    let now = app.now_ms();
     let ended = app.db.write(|tx| {
         tx.execute("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1", params![user.id, hash, now])?;
         let ended = sessions::revoke_all(tx, &user.id, Some(&p.session_id), "password_changed", now)?;
@@ -285,7 +298,7 @@ pub fn change(app: &App, ctx: &Ctx, p: &Principal, b: ChangeBody) -> Result<(), 
         password_notice(tx, app, &user.id)?;
         Ok::<_, ApiError>(ended)
     })?;
-    sessions::forget(app, &ended);
+    sessions::forget(app, &user.id, &ended);
     Ok(())
 }
 

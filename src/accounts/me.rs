@@ -124,7 +124,7 @@ pub fn delete(app: &App, ctx: &Ctx, p: &Principal) -> Result<(), ApiError> {
         audit(tx, app, ctx, Some((&user.id, user.role)), "account.deleted", Some(&user.id), json!({}))?;
         Ok::<_, ApiError>(ended)
     })?;
-    sessions::forget(app, &ended);
+    sessions::forget(app, &p.user_id, &ended);
     Ok(())
 }
 

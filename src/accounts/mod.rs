@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth_routes;
 pub mod devices;
 pub mod guard;
+pub mod lockout;
 pub mod login;
 pub mod me;
 pub mod me_routes;

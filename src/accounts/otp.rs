@@ -1,6 +1,7 @@
 //! One-time codes: 6 digits from the OS CSPRNG, stored only as a keyed hash (HMAC-SHA256 under a
 //! server secret, so a stolen database does not reveal codes by brute force), 5-minute life, one
-//! live code per (phone, role, purpose). Five wrong codes in a row lock the phone for 15 minutes.
+//! live code per (phone, role, purpose) — for signups, per pending signup. Five wrong codes in a row
+//! from one client address lock that address out of the phone's codes for 15 minutes.
 
 use super::{LOCK_MS, MAX_FAILURES};
 use crate::web::ApiError;
@@ -46,7 +47,8 @@ pub fn hash_code(key: &[u8], phone: &str, role: &str, purpose: Purpose, code: &s
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// Stores a fresh code (replacing any live one) and returns it for sending.
+/// Stores a fresh code (replacing any live one) and returns it for sending. Signup codes live
+/// with their pending signup instead (`signup.rs`), one per signup request.
 pub fn issue(
     tx: &Transaction,
     key: &[u8],
@@ -65,10 +67,14 @@ pub fn issue(
     Ok(code)
 }
 
-/// 429 `otp_locked` while the phone is locked.
-pub fn check_lock(tx: &Transaction, phone: &str, now: i64) -> Result<(), ApiError> {
-    let locked: Option<Option<i64>> =
-        tx.query_row("SELECT locked_until FROM otp_failures WHERE phone = ?1", [phone], |r| r.get(0)).optional()?;
+/// 429 `otp_locked` while this client address is locked out of codes for the phone. The lock is
+/// per (phone, address): an attacker locking themselves out never blocks the owner elsewhere.
+pub fn check_lock(tx: &Transaction, phone: &str, ip: &str, now: i64) -> Result<(), ApiError> {
+    let locked: Option<Option<i64>> = tx
+        .query_row("SELECT locked_until FROM otp_failures WHERE phone = ?1 AND ip = ?2", params![phone, ip], |r| {
+            r.get(0)
+        })
+        .optional()?;
     if let Some(Some(until)) = locked {
         if until > now {
             let secs = ((until - now) + 999) / 1000;
@@ -82,12 +88,42 @@ pub fn check_lock(tx: &Transaction, phone: &str, now: i64) -> Result<(), ApiErro
 /// The outcome of checking a code.
 pub enum Checked {
     Ok,
-    /// Wrong or expired: answer 400 `invalid_code` (the fifth one also locks the phone).
+    /// Wrong or expired: answer 400 `invalid_code` (the fifth one also locks the address).
     Wrong,
 }
 
-/// Checks `code`; on success the code is consumed and the failure count cleared. Wrong codes are
-/// counted per phone (committed even though the request fails: the caller must commit).
+pub fn well_formed(code: &str) -> bool {
+    code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Counts a wrong code from `ip` (committed even though the request fails: the caller must
+/// commit); the fifth in a row locks that address out for the phone.
+pub fn record_wrong(tx: &Transaction, phone: &str, ip: &str, now: i64) -> rusqlite::Result<()> {
+    let failures: i64 = tx.query_row(
+        "INSERT INTO otp_failures (phone, ip, failures, locked_until, updated_at) VALUES (?1, ?2, 1, NULL, ?3)
+         ON CONFLICT (phone, ip) DO UPDATE SET failures = CASE WHEN locked_until IS NOT NULL AND locked_until <= ?3
+             THEN 1 ELSE failures + 1 END, locked_until = CASE WHEN locked_until <= ?3 THEN NULL ELSE locked_until END,
+             updated_at = ?3
+         RETURNING failures",
+        params![phone, ip, now],
+        |r| r.get(0),
+    )?;
+    if failures >= MAX_FAILURES {
+        tx.execute(
+            "UPDATE otp_failures SET failures = 0, locked_until = ?3 WHERE phone = ?1 AND ip = ?2",
+            params![phone, ip, now + LOCK_MS],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn clear_wrong(tx: &Transaction, phone: &str, ip: &str) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM otp_failures WHERE phone = ?1 AND ip = ?2", params![phone, ip]).map(|_| ())
+}
+
+/// Checks a code kept in `otp_codes` (password resets); on success it is consumed and the
+/// address's failure count cleared.
+#[allow(clippy::too_many_arguments)]
 pub fn check(
     tx: &Transaction,
     key: &[u8],
@@ -95,9 +131,10 @@ pub fn check(
     role: &str,
     purpose: Purpose,
     code: &str,
+    ip: &str,
     now: i64,
 ) -> Result<Checked, ApiError> {
-    check_lock(tx, phone, now)?;
+    check_lock(tx, phone, ip, now)?;
     let stored: Option<(String, i64)> = tx
         .query_row(
             "SELECT code_hash, expires_at FROM otp_codes WHERE phone = ?1 AND role = ?2 AND purpose = ?3",
@@ -105,9 +142,8 @@ pub fn check(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
     let matches = match &stored {
-        Some((hash, expires)) if *expires > now && well_formed => {
+        Some((hash, expires)) if *expires > now && well_formed(code) => {
             crate::passwords::constant_time_eq(hash.as_bytes(), hash_code(key, phone, role, purpose, code).as_bytes())
         }
         _ => false,
@@ -117,24 +153,10 @@ pub fn check(
             "DELETE FROM otp_codes WHERE phone = ?1 AND role = ?2 AND purpose = ?3",
             params![phone, role, purpose.as_str()],
         )?;
-        tx.execute("DELETE FROM otp_failures WHERE phone = ?1", [phone])?;
+        clear_wrong(tx, phone, ip)?;
         return Ok(Checked::Ok);
     }
-    tx.execute(
-        "INSERT INTO otp_failures (phone, failures, locked_until) VALUES (?1, 1, NULL)
-         ON CONFLICT (phone) DO UPDATE SET failures = CASE WHEN locked_until IS NOT NULL AND locked_until <= ?2
-             THEN 1 ELSE failures + 1 END, locked_until = CASE WHEN locked_until <= ?2 THEN NULL ELSE locked_until END",
-        params![phone, now],
-    )?;
-    let failures: i64 = tx.query_row("SELECT failures FROM otp_failures WHERE phone = ?1", [phone], |r| r.get(0))?;
-    if failures >= MAX_FAILURES {
-        tx.execute(
-            "UPDATE otp_failures SET failures = 0, locked_until = ?2 WHERE phone = ?1",
-            params![phone, now + LOCK_MS],
-        )?;
-        // The code is burnt too: a locked phone needs a fresh code afterwards.
-        tx.execute("DELETE FROM otp_codes WHERE phone = ?1", [phone])?;
-    }
+    record_wrong(tx, phone, ip, now)?;
     Ok(Checked::Wrong)
 }
 

@@ -157,9 +157,13 @@ pub fn revoke_all(
 }
 
 /// Applies committed revocations to the in-memory set, so tokens fail at once.
-pub fn forget(app: &App, sids: &[String]) {
+pub fn forget(app: &App, user_id: &str, sids: &[String]) {
     for sid in sids {
         app.revoked.revoke_session(sid);
+    }
+    // Parked long-polls of the ended sessions answer 401 now, not with the user's next events.
+    if !sids.is_empty() {
+        app.hub.wake(user_id);
     }
 }
 

@@ -1,6 +1,7 @@
-//! Signup: the account waits in `signups` until the phone proves itself with a one-time code.
+//! Signup: each signup request waits in `signups`, with its own one-time code, until the phone
+//! proves itself by sending that code back.
 
-use super::otp::{self, Checked, Purpose};
+use super::otp::{self, Purpose};
 use super::phone::Phone;
 use super::sessions::{self, Tokens};
 use super::{audit, check_email, check_name, parse_role, send_code};
@@ -57,10 +58,46 @@ fn validate(app: &App, b: &SignupBody) -> Result<Valid, ApiError> {
 }
 
 fn code_text(code: &str) -> String {
-    format!("{code} is your BuildXpert verification code. It expires in 5 minutes. Do not share it.")
+    format!(
+        "{code} is your BuildXpert verification code. It expires in 5 minutes. \
+         If you did not just sign up, ignore it and never share it."
+    )
 }
 
-/// `POST /auth/signup`: validates, stores the pending signup and sends a code.
+/// A pending signup lives this long (its code 5 minutes; a resend renews the code).
+pub const PENDING_TTL_MS: i64 = 60 * 60 * 1000;
+/// Pending signups per (phone, role) at most: each is a separate request's credentials.
+const MAX_PENDING: i64 = 5;
+
+/// A fresh code for pending signup `id`, distinct from every other live code of the phone, so a
+/// code names exactly one signup request.
+fn new_signup_code(
+    tx: &rusqlite::Transaction,
+    app: &App,
+    phone: &str,
+    role: Role,
+    now: i64,
+) -> rusqlite::Result<(String, String)> {
+    loop {
+        let code = otp::new_code();
+        let hash = otp::hash_code(&app.otp_key, phone, role.as_str(), Purpose::Signup, &code);
+        let clash = tx
+            .query_row(
+                "SELECT 1 FROM signups WHERE phone = ?1 AND role = ?2 AND code_hash = ?3 AND code_expires_at > ?4",
+                params![phone, role.as_str(), hash, now],
+                |_| Ok(()),
+            )
+            .optional()?;
+        if clash.is_none() {
+            return Ok((code, hash));
+        }
+    }
+}
+
+/// `POST /auth/signup`: validates, stores this request's pending signup and texts its code.
+/// The code is bound to this request's credentials: a later signup for the same phone (someone
+/// else's, or the owner's second try) is a separate pending signup with its own code, and never
+/// changes this one — whoever types a code gets the account that code was sent for.
 pub fn signup(app: &App, ctx: &Ctx, b: SignupBody) -> Result<(), ApiError> {
     let v = validate(app, &b)?;
     let l = &app.config.limits;
@@ -69,6 +106,7 @@ pub fn signup(app: &App, ctx: &Ctx, b: SignupBody) -> Result<(), ApiError> {
     app.limiter.hit(&format!("otp:{phone}"), Limit::per_hour(l.otp_per_phone_per_hour)).check()?;
     let hash = app.hasher.hash(&b.password);
     let now = app.now_ms();
+    let ip = ctx.client_ip.to_string();
     let code = app.db.write(|tx| {
         let taken: bool = tx
             .query_row("SELECT 1 FROM users WHERE phone = ?1 AND role = ?2", params![phone, v.role.as_str()], |_| Ok(()))
@@ -78,25 +116,49 @@ pub fn signup(app: &App, ctx: &Ctx, b: SignupBody) -> Result<(), ApiError> {
             return Err(ApiError::conflict("already_exists", "An account with this phone already exists for this role."));
         }
         if let Some(email) = &v.email {
-            let used = tx
-                .query_row("SELECT 1 FROM users WHERE email = ?1 AND role = ?2", params![email, v.role.as_str()], |_| Ok(()))
-                .optional()?;
-            if used.is_some() {
-                return Err(ApiError::conflict("already_exists", "This e-mail address is already in use."));
-            }
+            email_free(tx, email, v.role)?;
         }
-        otp::check_lock(tx, &phone, now)?;
-        tx.execute(
-            "INSERT INTO signups (phone, role, full_name, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (phone, role) DO UPDATE SET full_name = excluded.full_name, email = excluded.email,
-                 password_hash = excluded.password_hash, created_at = excluded.created_at",
-            params![phone, v.role.as_str(), v.full_name, v.email, hash, now],
+        otp::check_lock(tx, &phone, &ip, now)?;
+        tx.execute("DELETE FROM signups WHERE created_at <= ?1", [now - PENDING_TTL_MS])?;
+        let pending: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM signups WHERE phone = ?1 AND role = ?2",
+            params![phone, v.role.as_str()],
+            |r| r.get(0),
         )?;
-        let code = otp::issue(tx, &app.otp_key, &phone, v.role.as_str(), Purpose::Signup, now)?;
+        if pending >= MAX_PENDING {
+            return Err(ApiError::new(429, "rate_limited", "Too many signups for this phone; try again later.")
+                .with_header("Retry-After", (PENDING_TTL_MS / 1000).to_string()));
+        }
+        let (code, code_hash) = new_signup_code(tx, app, &phone, v.role, now)?;
+        tx.execute(
+            "INSERT INTO signups (id, phone, role, full_name, email, password_hash, code_hash, code_expires_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                new_id("sgn"),
+                phone,
+                v.role.as_str(),
+                v.full_name,
+                v.email,
+                hash,
+                code_hash,
+                now + otp::CODE_TTL_MS,
+                now
+            ],
+        )?;
         audit(tx, app, ctx, None, "signup.requested", Some(&phone), json!({"role": v.role.as_str()}))?;
         Ok(code)
     })?;
     send_code(app, &phone, &code_text(&code))
+}
+
+fn email_free(tx: &rusqlite::Transaction, email: &str, role: Role) -> Result<(), ApiError> {
+    let used = tx
+        .query_row("SELECT 1 FROM users WHERE email = ?1 AND role = ?2", params![email, role.as_str()], |_| Ok(()))
+        .optional()?;
+    match used {
+        Some(()) => Err(ApiError::conflict("already_exists", "This e-mail address is already in use.")),
+        None => Ok(()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -112,30 +174,41 @@ pub fn parse_phone_role(app: &App, b: &PhoneRole, allow_admin: bool) -> Result<(
     Ok((phone, parse_role(&b.role, allow_admin)?))
 }
 
-/// `POST /auth/otp/resend`: a fresh code for a pending signup. Always 202: says nothing about
-/// whether a signup is pending.
+/// `POST /auth/otp/resend`: a fresh code for each pending signup of the phone (each bound to its
+/// own request; the old codes die). Always 202: says nothing about whether a signup is pending.
 pub fn resend(app: &App, ctx: &Ctx, b: PhoneRole) -> Result<(), ApiError> {
     let (phone, role) = parse_phone_role(app, &b, false)?;
     let phone = phone.as_str().to_string();
     app.limiter.hit(&format!("otp:{phone}"), Limit::per_hour(app.config.limits.otp_per_phone_per_hour)).check()?;
     let now = app.now_ms();
-    let code = app.db.write(|tx| {
-        otp::check_lock(tx, &phone, now)?;
-        let pending =
-            tx.query_row("SELECT 1 FROM signups WHERE phone = ?1 AND role = ?2", params![phone, role.as_str()], |_| {
-                Ok(())
-            })
-            .optional()?;
-        if pending.is_none() {
-            return Ok(None);
+    let ip = ctx.client_ip.to_string();
+    let codes = app.db.write(|tx| {
+        otp::check_lock(tx, &phone, &ip, now)?;
+        let ids: Vec<String> = {
+            let mut st = tx.prepare(
+                "SELECT id FROM signups WHERE phone = ?1 AND role = ?2 AND created_at > ?3 ORDER BY created_at",
+            )?;
+            let rows = st.query_map(params![phone, role.as_str(), now - PENDING_TTL_MS], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut codes = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let (code, hash) = new_signup_code(tx, app, &phone, role, now)?;
+            tx.execute(
+                "UPDATE signups SET code_hash = ?2, code_expires_at = ?3 WHERE id = ?1",
+                params![id, hash, now + otp::CODE_TTL_MS],
+            )?;
+            codes.push(code);
         }
-        audit(tx, app, ctx, None, "signup.code_resent", Some(&phone), json!({"role": role.as_str()}))?;
-        Ok::<_, ApiError>(Some(otp::issue(tx, &app.otp_key, &phone, role.as_str(), Purpose::Signup, now)?))
+        if !codes.is_empty() {
+            audit(tx, app, ctx, None, "signup.code_resent", Some(&phone), json!({"role": role.as_str()}))?;
+        }
+        Ok::<_, ApiError>(codes)
     })?;
-    match code {
-        Some(code) => send_code(app, &phone, &code_text(&code)),
-        None => Ok(()),
+    for code in codes {
+        send_code(app, &phone, &code_text(&code))?;
     }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -150,7 +223,8 @@ pub fn invalid_code() -> ApiError {
     ApiError::bad_request("invalid_code", "The code is wrong or has expired.")
 }
 
-/// `POST /auth/verify`: the code creates the account and starts a session.
+/// `POST /auth/verify`: the code creates the account its signup request described, and starts a
+/// session.
 pub fn verify(app: &App, ctx: &Ctx, b: VerifyBody, device: &str) -> Result<Tokens, ApiError> {
     let (phone, role) = parse_phone_role(app, &PhoneRole { phone: b.phone, role: b.role }, false)?;
     let phone = phone.as_str().to_string();
@@ -159,29 +233,39 @@ pub fn verify(app: &App, ctx: &Ctx, b: VerifyBody, device: &str) -> Result<Token
         .check()?;
     let now = app.now_ms();
     let ip = ctx.client_ip.to_string();
+    let code = b.code.trim();
     // Wrong codes are counted (committed) even though the request fails.
     let outcome = app.db.write(|tx| {
-        if let Checked::Wrong =
-            otp::check(tx, &app.otp_key, &phone, role.as_str(), Purpose::Signup, b.code.trim(), now)?
-        {
-            audit(tx, app, ctx, None, "signup.code_rejected", Some(&phone), json!({}))?;
-            return Ok(None);
-        }
-        let pending: Option<(String, Option<String>, String)> = tx
-            .query_row(
-                "SELECT full_name, email, password_hash FROM signups WHERE phone = ?1 AND role = ?2",
-                params![phone, role.as_str()],
+        otp::check_lock(tx, &phone, &ip, now)?;
+        let hash = otp::hash_code(&app.otp_key, &phone, role.as_str(), Purpose::Signup, code);
+        let pending: Option<(String, Option<String>, String)> = if otp::well_formed(code) {
+            tx.query_row(
+                "SELECT full_name, email, password_hash FROM signups
+                 WHERE phone = ?1 AND role = ?2 AND code_hash = ?3 AND code_expires_at > ?4 AND created_at > ?5",
+                params![phone, role.as_str(), hash, now, now - PENDING_TTL_MS],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
-            .optional()?;
-        let Some((full_name, email, hash)) = pending else { return Ok(None) };
+            .optional()?
+        } else {
+            None
+        };
+        let Some((full_name, email, password_hash)) = pending else {
+            otp::record_wrong(tx, &phone, &ip, now)?;
+            audit(tx, app, ctx, None, "signup.code_rejected", Some(&phone), json!({}))?;
+            return Ok(None);
+        };
+        if let Some(e) = &email {
+            email_free(tx, e, role)?;
+        }
         let id = new_id("usr");
         tx.execute(
             "INSERT INTO users (id, role, phone, full_name, email, password_hash, verified, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
-            params![id, role.as_str(), phone, full_name, email, hash, now],
+            params![id, role.as_str(), phone, full_name, email, password_hash, now],
         )?;
         tx.execute("DELETE FROM signups WHERE phone = ?1 AND role = ?2", params![phone, role.as_str()])?;
+        otp::clear_wrong(tx, &phone, &ip)?;
+        super::lockout::trust(tx, &id, &ip, now)?;
         tx.execute("INSERT INTO notification_settings (user_id, updated_at) VALUES (?1, ?2)", params![id, now])?;
         audit(tx, app, ctx, Some((&id, role)), "signup.verified", Some(&id), json!({}))?;
         let user = super::find_by_id(tx, &id)?.ok_or_else(|| ApiError::internal("new user vanished"))?;

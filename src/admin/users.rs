@@ -20,7 +20,8 @@ pub fn register(r: &mut Router<Handler>) {
     r.add("GET", "/api/v1/admin/users", list)
         .add("GET", "/api/v1/admin/users/{id}", get)
         .add("PATCH", "/api/v1/admin/users/{id}", patch)
-        .add("POST", "/api/v1/admin/users/{id}/logout-all", logout_all);
+        .add("POST", "/api/v1/admin/users/{id}/logout-all", logout_all)
+        .add("DELETE", "/api/v1/admin/users/{id}/calendar-token", revoke_calendar);
 }
 
 #[derive(Serialize)]
@@ -123,6 +124,9 @@ fn patch(app: &App, ctx: &Ctx, req: &Request, p: &Params) -> Result {
                 "UPDATE users SET locked_until = ?2, failed_logins = 0 WHERE id = ?1",
                 rusqlite::params![id, until],
             )?;
+            if !locked {
+                accounts::lockout::clear_all(tx, &user.phone, user.role)?;
+            }
         }
         if let Some(v) = b.verified {
             tx.execute("UPDATE users SET verified = ?2 WHERE id = ?1", rusqlite::params![id, v])?;
@@ -139,7 +143,7 @@ fn patch(app: &App, ctx: &Ctx, req: &Request, p: &Params) -> Result {
         accounts::audit(tx, app, ctx, Some((&me.user_id, me.role)), "admin.user_updated", Some(&id), changes)?;
         Ok::<_, ApiError>(ended)
     })?;
-    sessions::forget(app, &ended);
+    sessions::forget(app, &id, &ended);
     ok(&view(&load(app, &id)?, now))
 }
 
@@ -147,5 +151,20 @@ fn logout_all(app: &App, ctx: &Ctx, req: &Request, p: &Params) -> Result {
     let me = admin(app, req)?;
     let id = load(app, p.get("id"))?.id;
     accounts::login::logout_all(app, ctx, &me, &id)?;
+    no_content()
+}
+
+/// `DELETE /admin/users/{id}/calendar-token`: the provider's calendar feed URL stops working
+/// (204 also when there was none; audited).
+fn revoke_calendar(app: &App, ctx: &Ctx, req: &Request, p: &Params) -> Result {
+    let me = admin(app, req)?;
+    let id = p.get("id").to_string();
+    app.db.write(|tx| {
+        find_by_id(tx, &id)?.ok_or_else(ApiError::not_found)?;
+        let revoked = crate::bookings::calendar::revoke(tx, &id)?;
+        let details = json!({"revoked": revoked > 0});
+        accounts::audit(tx, app, ctx, Some((&me.user_id, me.role)), "admin.calendar_revoked", Some(&id), details)?;
+        Ok::<_, ApiError>(())
+    })?;
     no_content()
 }

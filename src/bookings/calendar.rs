@@ -34,12 +34,19 @@ pub fn revoke(tx: &Transaction, provider_id: &str) -> rusqlite::Result<usize> {
     tx.execute("DELETE FROM calendar_tokens WHERE provider_id = ?1", [provider_id])
 }
 
-/// The provider a token belongs to.
+/// The provider a token belongs to, while that provider may still sign in (blocking or deleting
+/// also deletes the token, by trigger; this is the second lock on the same door).
 pub fn provider_for(c: &Connection, token: &str) -> rusqlite::Result<Option<String>> {
     if token.is_empty() || token.len() > 200 {
         return Ok(None);
     }
-    c.query_row("SELECT provider_id FROM calendar_tokens WHERE token_hash = ?1", [hash(token)], |r| r.get(0)).optional()
+    c.query_row(
+        "SELECT t.provider_id FROM calendar_tokens t JOIN users u ON u.id = t.provider_id
+         WHERE t.token_hash = ?1 AND u.blocked = 0 AND u.deleted_at IS NULL",
+        [hash(token)],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 pub struct Event {

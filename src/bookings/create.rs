@@ -67,12 +67,6 @@ fn clean(app: &App, b: &NewBooking, now: i64) -> Result<Clean, ApiError> {
 }
 
 /// The listing as booking needs it.
-struct Bookable {
-    provider_id: String,
-    category_id: String,
-    requires_pass: bool,
-}
-
 pub fn create(app: &App, p: &Principal, b: NewBooking) -> Result<BookingView, ApiError> {
     let now = app.now_ms();
     let v = clean(app, &b, now)?;
@@ -80,20 +74,10 @@ pub fn create(app: &App, p: &Principal, b: NewBooking) -> Result<BookingView, Ap
     let currency = app.config.business.currency.clone();
     app.db.write(|tx| {
         let customer = crate::accounts::current_user(tx, &p.user_id)?;
-        let listing = tx
-            .query_row(
-                "SELECT l.provider_id, l.category_id, c.requires_pass FROM listings l
-                 JOIN categories c ON c.id = l.category_id
-                 WHERE l.id = ?1 AND l.status = 'active' AND l.active_until > ?2 AND l.deleted_at IS NULL",
-                params![b.listing_id, now],
-                |r| Ok(Bookable { provider_id: r.get(0)?, category_id: r.get(1)?, requires_pass: r.get::<_, i64>(2)? != 0 }),
-            )
-            .optional()?
+        let listing = crate::catalog::search::live(tx, &b.listing_id, now)?
             .ok_or_else(|| ApiError::new(404, "not_found", "That listing does not exist or is not active."))?;
         // One person may hold a customer and a provider account on the same phone: still their own.
-        let provider_phone: Option<String> =
-            tx.query_row("SELECT phone FROM users WHERE id = ?1", [&listing.provider_id], |r| r.get(0)).optional()?;
-        if listing.provider_id == customer.id || provider_phone.as_deref() == Some(customer.phone.as_str()) {
+        if listing.provider_id == customer.id || listing.provider_phone == customer.phone {
             return Err(ApiError::new(403, "forbidden", "You cannot book your own listing."));
         }
         let mut items: Vec<(String, String, i64)> = Vec::with_capacity(b.sub_service_ids.len());

@@ -172,6 +172,34 @@ fn reviews(c: &Connection, listing_id: &str) -> rusqlite::Result<Vec<Review>> {
     rows.collect()
 }
 
+/// A listing that can be seen, booked, called and paid for right now (the one definition of
+/// "live" — search, detail, booking and later calls and payments all go through [`LIVE`]).
+pub struct LiveListing {
+    pub provider_id: String,
+    /// Never shown: used to refuse booking one's own listing from a second account.
+    pub provider_phone: String,
+    pub category_id: String,
+    pub requires_pass: bool,
+}
+
+/// The live listing `id`, or None (unknown, lapsed, suspended, deleted, its category inactive,
+/// or its provider blocked or deleted).
+pub fn live(c: &Connection, id: &str, now: i64) -> rusqlite::Result<Option<LiveListing>> {
+    c.prepare_cached(&format!(
+        "SELECT u.id, u.phone, c.id, c.requires_pass FROM listings l JOIN categories c ON c.id = l.category_id
+         JOIN users u ON u.id = l.provider_id WHERE l.id = ?2 AND {LIVE}"
+    ))?
+    .query_row(rusqlite::params![now, id], |r| {
+        Ok(LiveListing {
+            provider_id: r.get(0)?,
+            provider_phone: r.get(1)?,
+            category_id: r.get(2)?,
+            requires_pass: r.get::<_, i64>(3)? != 0,
+        })
+    })
+    .optional()
+}
+
 /// `GET /listings/{id}`: a live listing, else 404.
 pub fn get(app: &App, id: &str) -> Result<PublicListingDetail, ApiError> {
     let currency = app.config.business.currency.as_str();

@@ -71,11 +71,16 @@ pub fn poll(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
     // Park the request: no thread waits. The hub wakes it when the user's event commits; the
     // connection layer resumes it then, or at the deadline, on a worker.
     let (user, rid) = (p.user_id.clone(), ctx.request_id.clone());
+    let (sid, jti) = (p.session_id.clone(), p.jti.clone());
     let slot: Arc<Mutex<Option<u64>>> = Arc::default();
     let guard = WaiterGuard { hub: app.hub.clone(), user: user.clone(), id: slot.clone() };
     let deadline = Instant::now() + Duration::from_secs(wait);
     let resume = move |_timed_out: bool| {
         drop(guard); // leaves the hub (a no-op when the wake already removed it)
+                     // Ending a session wakes its user's waiters: a revoked one gets 401, not more events.
+        if shared.revoked.is_revoked(&sid, &jti) {
+            return ApiError::unauthenticated().into_response(&rid);
+        }
         match shared.db.read(|c| after(c, &user, cursor, PAGE).map_err(ApiError::from)) {
             Ok((events, last)) => answer(events, last),
             Err(e) => e.into_response(&rid),
