@@ -62,13 +62,14 @@ fn a_key_whose_first_request_is_still_running_answers_409() {
     let app = spawn_app();
     let a = app.register("customer", "9876509011");
     let now = buildxpert::clock::Clock::now_ms(app.clock.as_ref());
+    let sid = a.session_id();
     app.app()
         .db
         .write(|tx| {
             tx.execute(
-                "INSERT INTO idempotency_keys (user_id, idem_key, method, path, request_hash, state, created_at)
-                 VALUES (?1, 'busy', 'POST', '/api/v1/me/addresses', 'x', 'running', ?2)",
-                rusqlite::params![a.user_id, now],
+                "INSERT INTO idempotency_keys (user_id, session_id, idem_key, method, path, request_hash, state, created_at)
+                 VALUES (?1, ?2, 'busy', 'POST', '/api/v1/me/addresses', 'x', 'running', ?3)",
+                rusqlite::params![a.user_id, sid, now],
             )
             .map_err(buildxpert::db::DbError::from)
         })

@@ -3,6 +3,8 @@
 mod support;
 
 mod admin_users;
+mod attack_access;
+mod attack_accounts;
 mod auth_cli;
 mod auth_login;
 mod auth_signup;

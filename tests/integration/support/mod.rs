@@ -275,6 +275,16 @@ pub struct Session {
     pub role: String,
 }
 
+impl Session {
+    /// The session id (`sid` claim) inside the access token.
+    pub fn session_id(&self) -> String {
+        let payload = self.access.split('.').nth(1).expect("a JWT");
+        let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).expect("base64");
+        let claims: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON claims");
+        claims["sid"].as_str().expect("sid").to_string()
+    }
+}
+
 impl From<&Resp> for Session {
     fn from(r: &Resp) -> Session {
         let j = r.json();
