@@ -19,6 +19,7 @@ mod dispatch;
 mod events;
 mod idempotency;
 mod listings;
+mod log_hygiene;
 mod me;
 mod notify;
 mod notify_crash;

@@ -50,6 +50,13 @@ impl Served {
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr.try_iter().collect()
     }
+
+    /// Stops the server (SIGTERM) and returns everything it wrote to stderr.
+    pub fn stop_and_logs(&mut self) -> Vec<String> {
+        self.terminate().expect("exits after SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+        self.stderr_lines()
+    }
 }
 
 impl Drop for Served {
