@@ -2,9 +2,10 @@
 //! token in `DELETE /me/devices/{token}`, a calendar feed token; and user text with newlines
 //! never reaches an SMS on more than one line. Through the real server and the compiled binary.
 
+use crate::bookings::{act, booked, local_day, plumber_listing};
 use crate::support::binary::{serve, Served};
 use crate::support::http::raw;
-use crate::support::{fake_twilio, request, url_decode_form, with_twilio, TempDir};
+use crate::support::{eventually, fake_twilio, request, spawn_app, url_decode_form, with_twilio, TempDir};
 use serde_json::json;
 use std::time::Duration;
 
@@ -84,4 +85,25 @@ fn push_tokens_in_device_paths_never_reach_the_log() {
     assert!(all.contains("GET /api/v1/me/devices/{token} 405"), "{all}");
     let leaked = all.lines().find(|l| l.contains("hygiene-secret-42"));
     assert!(leaked.is_none(), "the push token leaked into the log: {leaked:?}");
+}
+
+#[test]
+fn a_rejection_reason_with_newlines_reaches_sms_on_one_line() {
+    let app = spawn_app();
+    let provider = app.register("provider", "9876509111");
+    let customer = app.register("customer", "9876509112");
+    let listing = plumber_listing(&app, &provider);
+    let date = local_day(&app, 3);
+    let id = booked(&app, &customer, &listing, &date, "16:00");
+    let reason = "Busy that day.\n\nPAY NOW at http://evil.example\nThanks";
+    assert_eq!(act(&app, &provider, &id, "reject", Some(reason)).status, 200);
+    let declined = || {
+        app.twilio.received().iter().map(|r| url_decode_form(&r.body_str())).find(|f| {
+            f.get("To") == Some(&customer.phone) && f.get("Body").is_some_and(|b| b.starts_with("Booking declined"))
+        })
+    };
+    eventually("the customer is texted", || declined().is_some());
+    let body = declined().map(|f| f["Body"].clone()).unwrap_or_default();
+    assert!(!body.contains(['\n', '\r']), "one line: {body:?}");
+    assert!(body.ends_with("Reason: Busy that day. PAY NOW at http://evil.example Thanks."), "{body:?}");
 }
