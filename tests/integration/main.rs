@@ -24,4 +24,5 @@ mod me;
 mod notify;
 mod notify_crash;
 mod openapi;
+mod strict_json;
 mod system;
