@@ -86,6 +86,7 @@ fn net_config(c: &Config) -> NetConfig {
 
 /// Starts everything; returns once the socket is bound and requests are being served.
 pub fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, String> {
+    crate::files::secure_data_dir(&config.server.data_dir)?;
     let lock = DataLock::acquire(&config.database_path())?;
     let listen = config.listen_addr();
     let netcfg = net_config(&config);

@@ -17,6 +17,7 @@ mod cli;
 mod connections;
 mod dispatch;
 mod events;
+mod file_modes;
 mod idempotency;
 mod listings;
 mod log_hygiene;
