@@ -116,8 +116,17 @@ fn load(common: &Common, listen: Option<String>) -> Result<Config, String> {
     Config::load(&o).map_err(|e| e.to_string())
 }
 
+/// The configuration for a command that writes into the data dir, which is made private first.
+fn load_for_writing(common: &Common) -> Result<Config, String> {
+    let cfg = load(common, None)?;
+    crate::files::secure_data_dir(&cfg.server.data_dir)?;
+    Ok(cfg)
+}
+
 /// Parses arguments, runs the command, returns the exit code.
 pub fn main() -> i32 {
+    // Before any command writes: the database, secrets and backups must never be world-readable.
+    crate::files::restrict_umask();
     let cli = Cli::parse();
     match run(cli.command) {
         Ok(()) => 0,
@@ -132,10 +141,10 @@ fn run(cmd: Command) -> Result<(), String> {
     match cmd {
         Command::Serve { common, listen } => serve(load(&common, listen)?),
         Command::Migrate { common } => {
-            let cfg = load(&common, None)?;
+            let cfg = load_for_writing(&common)?;
             let path = cfg.database_path();
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                crate::files::create_private_dir(dir)?;
             }
             let mut conn = db::open_writer(&path).map_err(|e| e.to_string())?;
             let applied = db::migrate(&mut conn).map_err(|e| e.to_string())?;
@@ -154,7 +163,7 @@ fn run(cmd: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Restore { common, from } => {
-            let cfg = load(&common, None)?;
+            let cfg = load_for_writing(&common)?;
             let kept = db::restore_from(&cfg.database_path(), &from, SystemClock.now_secs())?;
             match kept {
                 Some(old) => {
@@ -165,7 +174,7 @@ fn run(cmd: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Admin { action: AdminAction::Create { common, phone, password, name } } => {
-            let cfg = load(&common, None)?;
+            let cfg = load_for_writing(&common)?;
             let (db, _) = db::Db::open(&cfg.database_path(), 1).map_err(|e| e.to_string())?;
             let hasher = crate::passwords::Hasher::new(1);
             let id = crate::accounts::admin::create_in(

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod events;
+pub mod files;
 pub mod hub;
 pub mod idempotency;
 pub mod jobs;

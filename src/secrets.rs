@@ -11,20 +11,20 @@ pub fn load_or_create(configured: &str, dir: &Path, name: &str) -> Result<String
     }
     let path = dir.join(name);
     if let Ok(s) = std::fs::read_to_string(&path) {
+        crate::files::tighten(&path, crate::files::FILE_MODE);
         let s = s.trim().to_string();
         if s.len() >= 32 {
             return Ok(s);
         }
         return Err(format!("{} is too short; delete it to generate a new one", path.display()));
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    crate::files::create_private_dir(dir)?;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| format!("no randomness: {e}"))?;
     let value = hex::encode(bytes);
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, crate::files::FILE_MODE);
     let mut f = opts.open(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     f.write_all(value.as_bytes())
         .and_then(|_| f.sync_all())

@@ -86,6 +86,7 @@ fn net_config(c: &Config) -> NetConfig {
 
 /// Starts everything; returns once the socket is bound and requests are being served.
 pub fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, String> {
+    crate::files::secure_data_dir(&config.server.data_dir)?;
     let lock = DataLock::acquire(&config.database_path())?;
     let listen = config.listen_addr();
     let netcfg = net_config(&config);
@@ -221,6 +222,7 @@ pub fn handle(app: &App, router: &Router<Handler>, req: &Request) -> Response {
             Match::NotFound => ("unmatched", ApiError::not_found().into_response(&rid)),
         }
     };
+    let path = router.log_path(&path, req.raw_url()).to_string();
     let fin = Finish { rid, origin, method, path, route, started, ip: ctx.client_ip, noted: take_noted() };
     // A parked long-poll returns a placeholder: finish the real response when it resumes.
     if crate::net::parking() {
@@ -238,6 +240,7 @@ struct Finish {
     rid: String,
     origin: Option<String>,
     method: String,
+    /// The path for the log line (`Router::log_path`), not the decoded one used for routing.
     path: String,
     route: &'static str,
     started: Instant,
@@ -263,7 +266,8 @@ impl Finish {
         resp.headers.push(("X-Request-Id".into(), self.rid.clone().into()));
         let elapsed = self.started.elapsed();
         app.metrics.observe(&self.method, self.route, resp.status_code, elapsed);
-        // Path only: query strings can carry tokens (calendar feeds) and never reach the log.
+        // `path` is `log_path`'s: raw, no query string (feed tokens), no push token; the
+        // formatter escapes the rest.
         log::info!(
             target: "access",
             "{} {} {} {:.1}ms ip={}",

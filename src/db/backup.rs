@@ -39,7 +39,13 @@ pub fn backup_to(db_path: &Path, out: &Path) -> Result<u64, String> {
         .map_err(|e| format!("cannot open {}: {e}", db_path.display()))?;
     src.busy_timeout(std::time::Duration::from_secs(10)).map_err(|e| e.to_string())?;
     let target = tmp.to_str().ok_or("the output path must be valid UTF-8")?;
-    src.execute("VACUUM INTO ?1", [target]).map_err(|e| format!("snapshot failed: {e}"))?;
+    // VACUUM INTO accepts an empty file: creating it 0600 first keeps the snapshot private
+    // even where the umask is not ours (the library called from elsewhere).
+    crate::files::private_file(&tmp)?;
+    if let Err(e) = src.execute("VACUUM INTO ?1", [target]) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(format!("snapshot failed: {e}"));
+    }
     drop(src);
     if let Err(e) = integrity_check(&tmp) {
         let _ = std::fs::remove_file(&tmp);
@@ -56,10 +62,7 @@ pub fn restore_from(db_path: &Path, from: &Path, now_secs: i64) -> Result<Option
     integrity_check(from)?;
     check_schema_known(from)?;
     let staged = sibling(db_path, ".restore-tmp");
-    std::fs::copy(from, &staged).map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
-    std::fs::File::open(&staged)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| format!("cannot sync {}: {e}", staged.display()))?;
+    copy_private(from, &staged)?;
     let mut kept = None;
     if db_path.exists() {
         // Fold the old WAL into its file first so the copy kept aside is complete on its own.
@@ -77,6 +80,22 @@ pub fn restore_from(db_path: &Path, from: &Path, now_secs: i64) -> Result<Option
     }
     std::fs::rename(&staged, db_path).map_err(|e| format!("cannot put the restored file in place: {e}"))?;
     Ok(kept)
+}
+
+/// Copies `from` to a new 0600 file `to` and syncs it (`fs::copy` would copy `from`'s mode).
+fn copy_private(from: &Path, to: &Path) -> Result<(), String> {
+    let _ = std::fs::remove_file(to);
+    crate::files::private_file(to)?;
+    let mut src = std::fs::File::open(from).map_err(|e| format!("cannot open {}: {e}", from.display()))?;
+    let mut dst = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(to)
+        .map_err(|e| format!("cannot open {}: {e}", to.display()))?;
+    std::io::copy(&mut src, &mut dst)
+        .and_then(|_| dst.sync_all())
+        .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;
+    Ok(())
 }
 
 fn check_schema_known(path: &Path) -> Result<(), String> {

@@ -2,6 +2,7 @@
 //! so `restore` can refuse to swap the file under it. The OS drops the lock if the process dies.
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub struct DataLock {
@@ -20,17 +21,17 @@ impl DataLock {
     pub fn acquire(db_path: &Path) -> Result<DataLock, String> {
         let path = lock_path(db_path);
         if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            }
+            crate::files::create_private_dir(dir)?;
         }
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
+            .mode(crate::files::FILE_MODE)
             .open(&path)
             .map_err(|e| format!("cannot open lock file {}: {e}", path.display()))?;
+        crate::files::tighten(&path, crate::files::FILE_MODE);
         match file.try_lock() {
             Ok(()) => {
                 // The pid is informational only; the OS lock is what counts.

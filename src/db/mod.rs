@@ -72,6 +72,13 @@ fn common_pragmas(c: &Connection) -> rusqlite::Result<()> {
 
 /// Opens a read-write connection with the appliance's pragmas (WAL, synchronous=NORMAL).
 pub fn open_writer(path: &Path) -> Result<Connection, DbError> {
+    // 0600 before SQLite sees it: SQLite copies the database's mode to its -wal and -shm files.
+    crate::files::private_file(path).map_err(|e| DbError::Io(std::io::Error::other(e)))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        crate::files::tighten(Path::new(&p), crate::files::FILE_MODE);
+    }
     let c = Connection::open(path)?;
     c.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
     c.pragma_update(None, "journal_mode", "WAL")?;
@@ -92,9 +99,7 @@ impl Db {
     /// Opens (creating if needed) the database, applies pending migrations, opens the read pool.
     pub fn open(path: &Path, readers: u32) -> Result<(Db, Vec<Applied>), DbError> {
         if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)?;
-            }
+            crate::files::create_private_dir(dir).map_err(|e| DbError::Io(std::io::Error::other(e)))?;
         }
         let mut writer = open_writer(path)?;
         let applied = migrate(&mut writer)?;

@@ -23,22 +23,38 @@ pub fn category(kind: &str) -> Category {
     }
 }
 
-fn s<'a>(data: &'a Value, key: &str) -> &'a str {
-    data.get(key).and_then(Value::as_str).unwrap_or("")
+/// User text on one line: every run of control characters (newlines included), Unicode line
+/// separators and whitespace becomes one space. SMS, e-mail subjects and push titles are single
+/// lines, and a newline in a rejection reason must not let a user lay out a fake message.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split(|c: char| c.is_control() || c.is_whitespace()).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// A fact from `data`, made safe to interpolate (every value may come from a user).
+fn s(data: &Value, key: &str) -> String {
+    one_line(data.get(key).and_then(Value::as_str).unwrap_or(""))
 }
 
 /// (title, body) for a notification of `kind` to `name`.
 pub fn render(kind: &str, name: &str, data: &Value) -> (String, String) {
-    let first = name.split_whitespace().next().unwrap_or(name);
+    let name = one_line(name);
+    let first = name.split(' ').next().unwrap_or("");
     let service = s(data, "category");
     let when = match (s(data, "date"), s(data, "time")) {
-        ("", _) => String::new(),
-        (d, "") => format!(" on {d}"),
+        (d, _) if d.is_empty() => String::new(),
+        (d, t) if t.is_empty() => format!(" on {d}"),
         (d, t) => format!(" on {d} at {t}"),
     };
     let other = s(data, "otherName");
     let reason = match s(data, "reason") {
-        "" => String::new(),
+        r if r.is_empty() => String::new(),
         r => format!(" Reason: {r}."),
     };
     let (title, body) = match kind {
@@ -93,7 +109,7 @@ pub fn render(kind: &str, name: &str, data: &Value) -> (String, String) {
         _ => {
             let title = s(data, "title");
             let body = s(data, "body");
-            (if title.is_empty() { "BuildXpert".to_string() } else { title.to_string() }, format!("Hi {first}, {body}"))
+            (if title.is_empty() { "BuildXpert".to_string() } else { title }, format!("Hi {first}, {body}"))
         }
     };
     (title, body)
@@ -122,5 +138,22 @@ mod tests {
         assert_eq!(category("call.missed"), Category::Calls);
         assert_eq!(category("marketing.offer"), Category::Marketing);
         assert_eq!(category("account.password_changed"), Category::Security);
+    }
+
+    #[test]
+    fn user_text_is_one_line() {
+        assert_eq!(
+            one_line("  Out of\ntown\r\n\r\nSMS: reply STOP\t \u{1b}[2J\u{2028}x "),
+            "Out of town SMS: reply STOP [2J x"
+        );
+        assert_eq!(one_line("plain"), "plain");
+        assert_eq!(one_line("\n\n"), "");
+        let d = json!({"category": "Plumber\n", "otherName": "Ravi\nKumar", "reason": "Busy\n\nCall +91 99999 to pay"});
+        let (t, b) = render("booking.rejected", "Asha\nRao", &d);
+        assert_eq!(t, "Booking declined");
+        assert_eq!(b, "Hi Asha, Ravi Kumar could not take your Plumber booking. Reason: Busy Call +91 99999 to pay.");
+        let (t, b) = render("custom.notice", "\nAsha", &json!({"title": "A\nB", "body": "c\rd"}));
+        assert_eq!((t.as_str(), b.as_str()), ("A B", "Hi Asha, c d"));
+        assert!(!format!("{t}{b}").chars().any(char::is_control));
     }
 }

@@ -204,8 +204,9 @@ fn send_push(app: &App, user_id: &str, title: &str, body: &str, data: &str) -> O
     }
 }
 
+/// The texts are one line already (templates); the HTML part also needs markup escaped.
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 fn record(app: &App, d: &Claimed, outcome: Outcome) -> Result<(), DbError> {

@@ -1,7 +1,9 @@
 //! JSON in and out: bodies are read through a limit (413), the content type is checked (415),
-//! malformed JSON is 400 `invalid_json`, and unknown shapes are 400 with the failing field.
+//! malformed JSON is 400 `invalid_json`, and unknown shapes, repeated keys and arrays sent for
+//! objects are 400 `validation_failed` with the failing field.
 
 use super::error::ApiError;
+use super::strict_json::{self, ParseError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io::Read;
@@ -54,12 +56,16 @@ pub fn read_json<T: DeserializeOwned>(req: &rouille::Request, limit: u64) -> Res
     parse_json(&body)
 }
 
+/// The one way request bodies become values: strict (no repeated keys, no arrays standing in for
+/// objects, see `strict_json`), with errors naming the failing field.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.is_empty() {
         return Err(ApiError::invalid_json("The request body is empty; send a JSON object."));
     }
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid_json(format!("The body is not valid JSON ({e}).")))?;
+    let value = strict_json::parse(body).map_err(|e| match e {
+        ParseError::Syntax(e) => ApiError::invalid_json(format!("The body is not valid JSON ({e}).")),
+        ParseError::Duplicate(path) => ApiError::validation([(path, "appears more than once")]),
+    })?;
     serde_path_to_error::deserialize(value).map_err(|e| shape_error(&e.path().to_string(), &e.inner().to_string()))
 }
 
@@ -82,6 +88,8 @@ fn shape_error(path: &str, msg: &str) -> ApiError {
         "is not a known field"
     } else if msg.starts_with("unknown variant") {
         "has an unsupported value"
+    } else if msg.starts_with("expected an object") {
+        "must be a JSON object"
     } else {
         "has the wrong type or format"
     };
@@ -163,5 +171,85 @@ mod path_tests {
         assert!(e.fields.unwrap().contains_key("subServices[0].price"));
         let e = parse_json::<Outer>(br#"[1]"#).unwrap_err();
         assert!(e.fields.unwrap().contains_key("body"));
+    }
+}
+
+#[cfg(test)]
+mod strict_tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Login {
+        phone: String,
+        password: String,
+        role: Option<Role>,
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(rename_all = "lowercase")]
+    enum Role {
+        Admin,
+        Customer,
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Item {
+        id: String,
+        price: u32,
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(rename_all = "camelCase")]
+    struct Outer {
+        sub_services: Vec<Item>,
+        tags: Option<Vec<String>>,
+    }
+
+    fn field(e: ApiError) -> (String, String) {
+        assert_eq!((e.status, e.code), (400, "validation_failed"));
+        let f = e.fields.expect("fields");
+        let (k, v) = f.iter().next().expect("one field");
+        (k.clone(), v.clone())
+    }
+
+    #[test]
+    fn an_array_never_fills_a_struct() {
+        let e = parse_json::<Login>(br#"["+919876500001","pw","admin"]"#).unwrap_err();
+        assert_eq!(field(e), ("body".into(), "must be a JSON object".into()));
+        let e = parse_json::<Outer>(br#"{"subServices":[["a",1]]}"#).unwrap_err();
+        assert_eq!(field(e), ("subServices[0]".into(), "must be a JSON object".into()));
+        // Arrays where the type wants a sequence are fine.
+        let ok = parse_json::<Outer>(br#"{"subServices":[{"id":"a","price":1}],"tags":["x"]}"#).unwrap();
+        assert_eq!(ok.sub_services, vec![Item { id: "a".into(), price: 1 }]);
+        assert_eq!(ok.tags, Some(vec!["x".to_string()]));
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        let e = parse_json::<Login>(br#"{"phone":"1","phone":"2","password":"p"}"#).unwrap_err();
+        assert_eq!(field(e), ("phone".into(), "appears more than once".into()));
+        let e = parse_json::<Outer>(br#"{"subServices":[{"id":"a","price":1},{"id":"b","id":"c","price":2}]}"#)
+            .unwrap_err();
+        assert_eq!(field(e).0, "subServices[1].id");
+        let e = parse_json::<serde_json::Value>(br#"{"a":{"b":[{"c":1,"c":1}]}}"#).unwrap_err();
+        assert_eq!(field(e).0, "a.b[0].c");
+        // The same key in sibling objects is not a repeat.
+        assert!(parse_json::<serde_json::Value>(br#"[{"a":1},{"a":2}]"#).is_ok());
+    }
+
+    #[test]
+    fn ordinary_shapes_still_parse() {
+        let l = parse_json::<Login>(br#"{"phone":"1","password":"p","role":"admin"}"#).unwrap();
+        assert_eq!(l.role, Some(Role::Admin));
+        let l = parse_json::<Login>(br#"{"phone":"1","password":"p","role":null}"#).unwrap();
+        assert_eq!(l.role, None);
+        let e = parse_json::<Login>(br#"{"phone":"1","password":"p","role":"root"}"#).unwrap_err();
+        assert_eq!(field(e), ("role".into(), "has an unsupported value".into()));
+        let _ = Role::Customer;
+        let v = parse_json::<serde_json::Value>(br#"{"n":-1,"f":1.5,"u":7,"s":"x","b":true,"z":null}"#).unwrap();
+        assert_eq!(v, serde_json::json!({"n":-1,"f":1.5,"u":7,"s":"x","b":true,"z":null}));
+        assert_eq!(parse_json::<Login>(br#"{"phone":"1","password":"p"} x"#).unwrap_err().code, "invalid_json");
+        assert_eq!(parse_json::<Login>(br#"{"phone":"1","#).unwrap_err().code, "invalid_json");
     }
 }

@@ -10,6 +10,7 @@ pub mod json;
 pub mod query;
 pub mod ratelimit;
 pub mod router;
+pub mod strict_json;
 
 pub use ctx::Ctx;
 pub use error::ApiError;

@@ -98,6 +98,27 @@ impl<H> Router<H> {
     }
 }
 
+/// Path parameters that are credentials (a device's push token): never logged.
+const SECRET_PARAMS: [&str; 1] = ["token"];
+
+fn has_secret(segs: &[Seg]) -> bool {
+    segs.iter().any(|s| matches!(s, Seg::Param(p) if SECRET_PARAMS.contains(p)))
+}
+
+impl<H> Router<H> {
+    /// The path the access log shows for decoded `path`: the route template when it fills a
+    /// credential parameter (whatever the method, so a 405 hides it too); otherwise the path as
+    /// the client sent it — still percent-encoded, so `%0A` stays three visible characters and no
+    /// space can fake a field — without the query string (calendar feed tokens).
+    pub fn log_path<'a>(&'a self, path: &str, raw_url: &'a str) -> &'a str {
+        let parts: Vec<&str> = path.split('/').skip(1).collect();
+        if let Some(r) = self.routes.iter().find(|r| has_secret(&r.segs) && matches(&r.segs, &parts).is_some()) {
+            return r.path;
+        }
+        raw_url.split(['?', '#']).next().unwrap_or("")
+    }
+}
+
 fn matches(segs: &[Seg], parts: &[&str]) -> Option<Params> {
     if segs.len() != parts.len() {
         return None;
@@ -142,5 +163,21 @@ mod tests {
         assert!(matches!(r.find("GET", "/admin/"), Match::Found(..)));
         assert!(matches!(r.find("GET", "/admin"), Match::NotFound));
         assert_eq!(r.methods_for("/api/v1/bookings"), vec!["GET", "POST"]);
+    }
+
+    #[test]
+    fn logged_paths_hide_credentials_and_queries() {
+        let mut r: Router<u8> = Router::new();
+        r.add("DELETE", "/api/v1/me/devices/{token}", 1).add("GET", "/api/v1/bookings/{id}", 2).add(
+            "GET",
+            "/api/v1/provider/calendar.ics",
+            3,
+        );
+        let dev = "/api/v1/me/devices/ExponentPushToken[abc]";
+        assert_eq!(r.log_path(dev, dev), "/api/v1/me/devices/{token}");
+        assert_eq!(r.log_path("/api/v1/bookings/bk_1", "/api/v1/bookings/bk_1"), "/api/v1/bookings/bk_1");
+        let feed = "/api/v1/provider/calendar.ics?token=s3cret";
+        assert_eq!(r.log_path("/api/v1/provider/calendar.ics", feed), "/api/v1/provider/calendar.ics");
+        assert_eq!(r.log_path("/x\ny rid=z", "/x%0Ay%20rid=z?q=1"), "/x%0Ay%20rid=z");
     }
 }

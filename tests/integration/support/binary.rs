@@ -10,12 +10,31 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_buildxpert");
 
 /// Runs a CLI command to completion in `cwd` with extra env vars.
 pub fn run(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Output {
+    run_with_umask(args, cwd, env, None)
+}
+
+/// `run`, with the child's umask set first (as a careless shell or unit file would leave it).
+pub fn run_with_umask(args: &[&str], cwd: &Path, env: &[(&str, &str)], umask: Option<u32>) -> Output {
     let mut c = Command::new(BIN);
     c.args(args).current_dir(cwd).stdin(Stdio::null());
     for (k, v) in env {
         c.env(k, v);
     }
+    set_umask(&mut c, umask);
     c.output().expect("binary runs")
+}
+
+fn set_umask(c: &mut Command, umask: Option<u32>) {
+    use std::os::unix::process::CommandExt;
+    if let Some(mask) = umask {
+        // SAFETY: umask is async-signal-safe and touches nothing but the child's creation mask.
+        unsafe {
+            c.pre_exec(move || {
+                libc::umask(mask as libc::mode_t);
+                Ok(())
+            });
+        }
+    }
 }
 
 pub fn text(b: &[u8]) -> String {
@@ -50,6 +69,13 @@ impl Served {
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr.try_iter().collect()
     }
+
+    /// Stops the server (SIGTERM) and returns everything it wrote to stderr.
+    pub fn stop_and_logs(&mut self) -> Vec<String> {
+        self.terminate().expect("exits after SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+        self.stderr_lines()
+    }
 }
 
 impl Drop for Served {
@@ -61,11 +87,24 @@ impl Drop for Served {
 
 /// Starts `buildxpert serve` on port 0 and waits for its first stdout line.
 pub fn serve(data_dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Result<Served, String> {
+    serve_in(data_dir, data_dir, extra_args, env, None)
+}
+
+/// `serve` with the working directory apart from the data dir (which it may then create) and
+/// an optional umask for the child.
+pub fn serve_in(
+    cwd: &Path,
+    data_dir: &Path,
+    extra_args: &[&str],
+    env: &[(&str, &str)],
+    umask: Option<u32>,
+) -> Result<Served, String> {
     let dd = data_dir.to_str().expect("utf-8 path");
     let mut c = Command::new(BIN);
+    set_umask(&mut c, umask);
     c.args(["serve", "--listen", "127.0.0.1:0", "--data-dir", dd])
         .args(extra_args)
-        .current_dir(data_dir)
+        .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
