@@ -11,9 +11,15 @@ use crate::passwords::Hasher;
 use crate::runner::JobHealth;
 use crate::web::auth::{Revocations, TokenKeys};
 use crate::web::ratelimit::RateLimiter;
+use crate::web::{ApiError, Ctx, Params};
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+/// What every route handler is: the app, the request's context, the request and its path
+/// parameters in; a response or an error envelope out. Features register these in their
+/// `routes::register`.
+pub type Handler = fn(&App, &Ctx, &rouille::Request, &Params) -> Result<rouille::Response, ApiError>;
 
 pub struct App {
     pub config: Config,
@@ -60,14 +66,8 @@ impl App {
         let keys =
             TokenKeys::new(secret.as_bytes(), &config.server.public_url, i64::from(config.auth.access_ttl_seconds));
         let otp_key = Sha256::digest(format!("buildxpert-otp\n{secret}").as_bytes()).to_vec();
+        // Filled from the database by the composition root (`server::start`) before serving.
         let revoked = Revocations::default();
-        let sessions = db
-            .read(|c| {
-                crate::accounts::sessions::load_revoked(c, clock.now_ms(), keys.access_ttl_secs)
-                    .map_err(crate::db::DbError::from)
-            })
-            .map_err(|e| e.to_string())?;
-        revoked.replace(sessions, Default::default());
         let hub = Arc::new(crate::hub::Hub::new());
         let h = hub.clone();
         db.set_after_commit(Box::new(move |committed| h.after_commit(committed)));

@@ -177,7 +177,7 @@ fn run(cmd: Command) -> Result<(), String> {
             let cfg = load_for_writing(&common)?;
             let (db, _) = db::Db::open(&cfg.database_path(), 1).map_err(|e| e.to_string())?;
             let hasher = crate::passwords::Hasher::new(1);
-            let id = crate::accounts::admin::create_in(
+            let id = crate::accounts::bootstrap::create_in(
                 &db,
                 &hasher,
                 &cfg.business.default_country,
@@ -197,7 +197,7 @@ fn run(cmd: Command) -> Result<(), String> {
             }
             let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .map_err(|e| e.to_string())?;
-            let n = crate::accounts::audit::verify(&conn).map_err(|e| format!("audit log tampered: {e}"))?;
+            let n = crate::audit::verify(&conn).map_err(|e| format!("audit log tampered: {e}"))?;
             println!("audit log intact: {n} entries");
             Ok(())
         }

@@ -14,19 +14,7 @@ pub fn all(_app: &App) -> Vec<Job<App>> {
             app.limiter.prune(LONGEST_WINDOW_SECS);
             Ok(())
         }),
-        // Revocations older than an access token's life protect nothing; rebuild the set from the
-        // database so it stays small. (Every revoked jti belongs to a revoked session.)
-        Job::new("revocations-prune", Duration::from_secs(600), |app: &App| {
-            let sessions = app
-                .db
-                .read(|c| {
-                    crate::accounts::sessions::load_revoked(c, app.now_ms(), app.keys.access_ttl_secs)
-                        .map_err(crate::db::DbError::from)
-                })
-                .map_err(|e| e.to_string())?;
-            app.revoked.replace(sessions, Default::default());
-            Ok(())
-        }),
+        Job::new("revocations-prune", Duration::from_secs(600), crate::accounts::sessions::reload_revocations),
         // Events are kept at least `events.retention_hours` for clients to catch up.
         Job::new("events-prune", Duration::from_secs(600), |app: &App| {
             let cutoff = app.now_ms() - i64::from(app.config.events.retention_hours) * 3_600_000;

@@ -2,9 +2,9 @@
 //! `main.rs` is only the CLI; everything else is here so integration tests can build the real app.
 
 pub mod accounts;
-pub mod admin;
 pub mod app;
 pub mod assets;
+pub mod audit;
 pub mod bookings;
 pub mod catalog;
 pub mod channels;
@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod events;
 pub mod files;
+pub mod guard;
 pub mod hub;
 pub mod idempotency;
 pub mod jobs;

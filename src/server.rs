@@ -3,11 +3,12 @@
 //! the request id, security and CORS headers, metrics and the access-log line on the way out.
 
 use crate::app::App;
+use crate::app::Handler;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Applied, DataLock};
 use crate::net::{self, NetConfig, Reject, ShutdownHandle};
-use crate::routes::{self, Handler};
+use crate::routes;
 use crate::runner::Runner;
 use crate::web::ctx::{client_ip, request_id, RequestIdGuard};
 use crate::web::headers::{allowed_origin, apply_cors, apply_security, preflight};
@@ -94,6 +95,7 @@ pub fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, String> {
     for m in &applied {
         log::info!("applied migration {:04}_{}", m.version, m.name);
     }
+    crate::accounts::sessions::reload_revocations(&app)?;
     let app = app.into_shared();
     let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     raise_backlog(&listener);
@@ -178,6 +180,7 @@ pub fn handle(app: &App, router: &Router<Handler>, req: &Request) -> Response {
         request_id: rid.clone(),
         client_ip: client_ip(req.remote_addr(), req.header("X-Forwarded-For"), &app.trusted_proxies),
         started,
+        body_limit: app.config.server.body_limit_bytes,
     };
     let path = req.url();
     let method = req.method().to_ascii_uppercase();

@@ -4,8 +4,9 @@ use super::lockout::{self, Attempt};
 use super::otp::{self, Checked, Purpose};
 use super::sessions::{self, Rotated, Tokens};
 use super::signup::{invalid_code, parse_phone_role, PhoneRole};
-use super::{audit, find_by_phone, LOCK_MS, MAX_FAILURES};
+use super::{find_by_phone, LOCK_MS, MAX_FAILURES};
 use crate::app::App;
+use crate::audit;
 use crate::passwords::check_policy;
 use crate::web::auth::Principal;
 use crate::web::ratelimit::Limit;
@@ -58,10 +59,10 @@ pub fn login(app: &App, ctx: &Ctx, b: LoginBody, device: &str) -> Result<Tokens,
         app.db.write(|tx| {
             let in_row = lockout::failed(tx, &attempt, now)?;
             if let Some((id, _)) = actor {
-                audit(tx, app, ctx, actor, "login.failed", Some(id), json!({"failures": in_row}))?;
+                audit::log(tx, app, ctx, actor, "login.failed", Some(id), json!({"failures": in_row}))?;
                 if in_row >= MAX_FAILURES {
                     let minutes = LOCK_MS / 60_000;
-                    audit(tx, app, ctx, actor, "login.locked", Some(id), json!({"minutes": minutes, "ip": ip}))?;
+                    audit::log(tx, app, ctx, actor, "login.locked", Some(id), json!({"minutes": minutes, "ip": ip}))?;
                 }
             }
             Ok::<_, ApiError>(())
@@ -69,15 +70,16 @@ pub fn login(app: &App, ctx: &Ctx, b: LoginBody, device: &str) -> Result<Tokens,
         return Err(invalid_credentials());
     };
     if user.blocked {
-        app.db
-            .write(|tx| Ok::<_, ApiError>(audit(tx, app, ctx, actor, "login.blocked", Some(&user.id), json!({}))?))?;
+        app.db.write(|tx| {
+            Ok::<_, ApiError>(audit::log(tx, app, ctx, actor, "login.blocked", Some(&user.id), json!({}))?)
+        })?;
         return Err(ApiError::new(403, "account_blocked", "This account has been blocked. Contact support."));
     }
     app.db.write(|tx| {
         // Re-checked under the write lock: a lock set by a concurrent failure wins.
         lockout::check_address(tx, &attempt, now)?;
         lockout::succeeded(tx, &attempt, &user.id, now)?;
-        audit(tx, app, ctx, actor, "login.succeeded", Some(&user.id), json!({}))?;
+        audit::log(tx, app, ctx, actor, "login.succeeded", Some(&user.id), json!({}))?;
         sessions::start(tx, app, user, device, &ip)
     })
 }
@@ -100,7 +102,7 @@ pub fn refresh(app: &App, ctx: &Ctx, b: RefreshBody) -> Result<Tokens, ApiError>
     let rotated = app.db.write(|tx| {
         let r = sessions::rotate(tx, app, b.refresh_token.trim(), &ip)?;
         if let Rotated::Reused { session_id, user_id } = &r {
-            audit(tx, app, ctx, None, "token.reused", Some(user_id), json!({"session": session_id}))?;
+            audit::log(tx, app, ctx, None, "token.reused", Some(user_id), json!({"session": session_id}))?;
         }
         Ok::<_, ApiError>(r)
     })?;
@@ -143,7 +145,7 @@ pub fn logout(app: &App, ctx: &Ctx, p: &Principal, b: LogoutBody) -> Result<(), 
         for sid in &ended {
             sessions::revoke(tx, sid, "logout", now)?;
         }
-        audit(tx, app, ctx, Some((&p.user_id, p.role)), "logout", Some(&p.user_id), json!({}))?;
+        audit::log(tx, app, ctx, Some((&p.user_id, p.role)), "logout", Some(&p.user_id), json!({}))?;
         Ok::<_, ApiError>(ended)
     })?;
     app.revoked.revoke_token(&p.jti);
@@ -156,7 +158,7 @@ pub fn logout_all(app: &App, ctx: &Ctx, actor: &Principal, user_id: &str) -> Res
     let now = app.now_ms();
     let ended = app.db.write(|tx| {
         let ended = sessions::revoke_all(tx, user_id, None, "logout_all", now)?;
-        audit(
+        audit::log(
             tx,
             app,
             ctx,
@@ -184,7 +186,7 @@ pub fn end_session(app: &App, ctx: &Ctx, p: &Principal, sid: &str) -> Result<(),
             return Err(ApiError::not_found());
         }
         sessions::revoke(tx, sid, "session_revoked", now)?;
-        audit(tx, app, ctx, Some((&p.user_id, p.role)), "session.revoked", Some(sid), json!({}))?;
+        audit::log(tx, app, ctx, Some((&p.user_id, p.role)), "session.revoked", Some(sid), json!({}))?;
         Ok(())
     })?;
     sessions::forget(app, &p.user_id, &[sid.to_string()]);
@@ -209,7 +211,7 @@ pub fn forgot(app: &App, ctx: &Ctx, b: PhoneRole) -> Result<(), ApiError> {
         if otp::check_lock(tx, &phone, &ip, now).is_err() {
             return Ok(None);
         }
-        audit(tx, app, ctx, None, "password.reset_requested", Some(&user.id), json!({}))?;
+        audit::log(tx, app, ctx, None, "password.reset_requested", Some(&user.id), json!({}))?;
         Ok::<_, ApiError>(Some(otp::issue(tx, &app.otp_key, &phone, role.as_str(), Purpose::Reset, now)?))
     })?;
     if let Some(code) = code {
@@ -253,7 +255,7 @@ pub fn reset(app: &App, ctx: &Ctx, b: ResetBody) -> Result<(), ApiError> {
         // others are guessing (an admin's lock still holds).
         lockout::succeeded(tx, &Attempt { phone: &phone, role, ip: &ip }, &user.id, now)?;
         let ended = sessions::revoke_all(tx, &user.id, None, "password_reset", now)?;
-        audit(tx, app, ctx, Some((&user.id, user.role)), "password.reset", Some(&user.id), json!({}))?;
+        audit::log(tx, app, ctx, Some((&user.id, user.role)), "password.reset", Some(&user.id), json!({}))?;
         password_notice(tx, app, &user.id)?;
         Ok::<_, ApiError>(Some((user.id, ended)))
     })?;
@@ -285,7 +287,7 @@ pub fn change(app: &App, ctx: &Ctx, p: &Principal, b: ChangeBody) -> Result<(), 
         app.db.write(|tx| {
             let in_row = lockout::failed(tx, &attempt, now)?;
             let actor = Some((user.id.as_str(), user.role));
-            audit(tx, app, ctx, actor, "password.change_failed", Some(&user.id), json!({"failures": in_row}))?;
+            audit::log(tx, app, ctx, actor, "password.change_failed", Some(&user.id), json!({"failures": in_row}))?;
             Ok::<_, ApiError>(())
         })?;
         return Err(ApiError::field("currentPassword", "is incorrect"));
@@ -294,7 +296,7 @@ pub fn change(app: &App, ctx: &Ctx, p: &Principal, b: ChangeBody) -> Result<(), 
     let ended = app.db.write(|tx| {
         tx.execute("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1", params![user.id, hash, now])?;
         let ended = sessions::revoke_all(tx, &user.id, Some(&p.session_id), "password_changed", now)?;
-        audit(tx, app, ctx, Some((&user.id, user.role)), "password.changed", Some(&user.id), json!({}))?;
+        audit::log(tx, app, ctx, Some((&user.id, user.role)), "password.changed", Some(&user.id), json!({}))?;
         password_notice(tx, app, &user.id)?;
         Ok::<_, ApiError>(ended)
     })?;

@@ -1,7 +1,8 @@
 //! The caller's own profile: read, update, delete (anonymise) and export everything stored about them.
 
-use super::{addresses, audit, check_email, check_name, current_user, devices, sessions, settings, UserView};
+use super::{addresses, check_email, check_name, current_user, devices, sessions, settings, UserView};
 use crate::app::App;
+use crate::audit;
 use crate::clock::rfc3339;
 use crate::web::auth::Principal;
 use crate::web::{ApiError, Ctx};
@@ -93,7 +94,7 @@ pub fn update(app: &App, ctx: &Ctx, p: &Principal, b: PatchBody) -> Result<UserV
             params![user.id, user.full_name, user.email, now],
         )?;
         // Field names only: the audit log is append-only, so personal data must not go into it.
-        audit(
+        audit::log(
             tx,
             app,
             ctx,
@@ -121,7 +122,7 @@ pub fn delete(app: &App, ctx: &Ctx, p: &Principal) -> Result<(), ApiError> {
             tx.execute(&format!("DELETE FROM {table} WHERE user_id = ?1"), [&user.id])?;
         }
         let ended = sessions::revoke_all(tx, &user.id, None, "account_deleted", now)?;
-        audit(tx, app, ctx, Some((&user.id, user.role)), "account.deleted", Some(&user.id), json!({}))?;
+        audit::log(tx, app, ctx, Some((&user.id, user.role)), "account.deleted", Some(&user.id), json!({}))?;
         Ok::<_, ApiError>(ended)
     })?;
     sessions::forget(app, &p.user_id, &ended);
@@ -165,7 +166,7 @@ pub fn export(app: &App, ctx: &Ctx, p: &Principal) -> Result<Export, ApiError> {
     let now = app.now_ms();
     app.db.write(|tx| {
         let user = current_user(tx, &p.user_id)?;
-        audit(tx, app, ctx, Some((&user.id, user.role)), "account.exported", Some(&user.id), json!({}))?;
+        audit::log(tx, app, ctx, Some((&user.id, user.role)), "account.exported", Some(&user.id), json!({}))?;
         Ok::<_, ApiError>(())
     })?;
     app.db.read(|c| {

@@ -3,18 +3,18 @@
 //! notification settings, and the audit log of security events.
 
 pub mod addresses;
-pub mod admin;
-pub mod audit;
-pub mod auth_routes;
+pub mod admin_users;
+pub mod bootstrap;
+
 pub mod devices;
-pub mod guard;
 pub mod lockout;
 pub mod login;
 pub mod me;
-pub mod me_routes;
+
 pub mod otp;
 
 pub mod phone;
+pub mod routes;
 pub mod sessions;
 pub mod settings;
 pub mod signup;
@@ -153,32 +153,6 @@ pub fn parse_role(s: &str, allow_admin: bool) -> Result<Role, ApiError> {
             if allow_admin { "must be customer, provider or admin" } else { "must be customer or provider" },
         )),
     }
-}
-
-/// Records a security event in the caller's transaction.
-pub fn audit(
-    tx: &rusqlite::Transaction,
-    app: &crate::app::App,
-    ctx: &crate::web::Ctx,
-    actor: Option<(&str, Role)>,
-    action: &str,
-    target: Option<&str>,
-    details: serde_json::Value,
-) -> rusqlite::Result<()> {
-    let ip = ctx.client_ip.to_string();
-    audit::record(
-        tx,
-        app.now_ms(),
-        &audit::Entry {
-            actor_id: actor.map(|a| a.0),
-            actor_role: actor.map(|a| a.1.as_str()),
-            action,
-            target,
-            ip: Some(&ip),
-            request_id: Some(&ctx.request_id),
-            details,
-        },
-    )
 }
 
 /// Sends a code by SMS; a provider failure becomes 503 (the stored code stays valid for a resend).

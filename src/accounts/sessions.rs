@@ -167,6 +167,18 @@ pub fn forget(app: &App, user_id: &str, sids: &[String]) {
     }
 }
 
+/// Rebuilds the in-memory revocation set from the database: at start-up, and periodically so it
+/// stays small (revocations older than an access token's life protect nothing; every revoked jti
+/// belongs to a revoked session).
+pub fn reload_revocations(app: &App) -> Result<(), String> {
+    let sessions = app
+        .db
+        .read(|c| load_revoked(c, app.now_ms(), app.keys.access_ttl_secs).map_err(crate::db::DbError::from))
+        .map_err(|e| e.to_string())?;
+    app.revoked.replace(sessions, Default::default());
+    Ok(())
+}
+
 /// Revoked sessions whose access tokens may still be unexpired (start-up and pruning).
 pub fn load_revoked(c: &Connection, now: i64, access_ttl_secs: i64) -> rusqlite::Result<HashSet<String>> {
     let horizon = now - (access_ttl_secs + 60) * 1000;

@@ -4,8 +4,9 @@
 use super::otp::{self, Purpose};
 use super::phone::Phone;
 use super::sessions::{self, Tokens};
-use super::{audit, check_email, check_name, parse_role, send_code};
+use super::{check_email, check_name, parse_role, send_code};
 use crate::app::App;
+use crate::audit;
 use crate::passwords::check_policy;
 use crate::web::auth::Role;
 use crate::web::ctx::new_id;
@@ -145,7 +146,7 @@ pub fn signup(app: &App, ctx: &Ctx, b: SignupBody) -> Result<(), ApiError> {
                 now
             ],
         )?;
-        audit(tx, app, ctx, None, "signup.requested", Some(&phone), json!({"role": v.role.as_str()}))?;
+        audit::log(tx, app, ctx, None, "signup.requested", Some(&phone), json!({"role": v.role.as_str()}))?;
         Ok(code)
     })?;
     send_code(app, &phone, &code_text(&code))
@@ -201,7 +202,7 @@ pub fn resend(app: &App, ctx: &Ctx, b: PhoneRole) -> Result<(), ApiError> {
             codes.push(code);
         }
         if !codes.is_empty() {
-            audit(tx, app, ctx, None, "signup.code_resent", Some(&phone), json!({"role": role.as_str()}))?;
+            audit::log(tx, app, ctx, None, "signup.code_resent", Some(&phone), json!({"role": role.as_str()}))?;
         }
         Ok::<_, ApiError>(codes)
     })?;
@@ -251,7 +252,7 @@ pub fn verify(app: &App, ctx: &Ctx, b: VerifyBody, device: &str) -> Result<Token
         };
         let Some((full_name, email, password_hash)) = pending else {
             otp::record_wrong(tx, &phone, &ip, now)?;
-            audit(tx, app, ctx, None, "signup.code_rejected", Some(&phone), json!({}))?;
+            audit::log(tx, app, ctx, None, "signup.code_rejected", Some(&phone), json!({}))?;
             return Ok(None);
         };
         if let Some(e) = &email {
@@ -267,7 +268,7 @@ pub fn verify(app: &App, ctx: &Ctx, b: VerifyBody, device: &str) -> Result<Token
         otp::clear_wrong(tx, &phone, &ip)?;
         super::lockout::trust(tx, &id, &ip, now)?;
         tx.execute("INSERT INTO notification_settings (user_id, updated_at) VALUES (?1, ?2)", params![id, now])?;
-        audit(tx, app, ctx, Some((&id, role)), "signup.verified", Some(&id), json!({}))?;
+        audit::log(tx, app, ctx, Some((&id, role)), "signup.verified", Some(&id), json!({}))?;
         let user = super::find_by_id(tx, &id)?.ok_or_else(|| ApiError::internal("new user vanished"))?;
         Ok::<_, ApiError>(Some(sessions::start(tx, app, &user, device, &ip)?))
     })?;

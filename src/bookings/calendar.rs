@@ -34,6 +34,31 @@ pub fn revoke(tx: &Transaction, provider_id: &str) -> rusqlite::Result<usize> {
     tx.execute("DELETE FROM calendar_tokens WHERE provider_id = ?1", [provider_id])
 }
 
+/// `DELETE /admin/users/{id}/calendar-token`: an admin ends a provider's feed (audited; 404 for an
+/// unknown user, done also when there was no feed).
+pub fn admin_revoke(
+    app: &crate::app::App,
+    ctx: &crate::web::Ctx,
+    admin: &crate::web::auth::Principal,
+    id: &str,
+) -> Result<(), crate::web::ApiError> {
+    app.db.write(|tx| {
+        crate::accounts::find_by_id(tx, id)?.ok_or_else(crate::web::ApiError::not_found)?;
+        let revoked = revoke(tx, id)?;
+        let details = serde_json::json!({"revoked": revoked > 0});
+        crate::audit::log(
+            tx,
+            app,
+            ctx,
+            Some((&admin.user_id, admin.role)),
+            "admin.calendar_revoked",
+            Some(id),
+            details,
+        )?;
+        Ok(())
+    })
+}
+
 /// The provider a token belongs to, while that provider may still sign in (blocking or deleting
 /// also deletes the token, by trigger; this is the second lock on the same door).
 pub fn provider_for(c: &Connection, token: &str) -> rusqlite::Result<Option<String>> {

@@ -141,7 +141,7 @@ pub fn resolve(app: &App, ctx: &Ctx, admin: &Principal, id: &str, r: Resolve) ->
         if n == 0 {
             return Err(ApiError::conflict("invalid_transition", format!("This report is already {}.", before.status)));
         }
-        crate::accounts::audit(
+        crate::audit::log(
             tx,
             app,
             ctx,

@@ -3,9 +3,9 @@
 
 use super::transitions::{self, Action};
 use super::{calendar, create, earnings, ratings, reports, views, Party, Status, COLUMNS};
-use crate::accounts::guard;
 use crate::app::App;
-use crate::routes::Handler;
+use crate::app::Handler;
+use crate::guard;
 use crate::web::auth::{Principal, Role};
 use crate::web::json::{created, no_content, ok, parse_json, read_body, read_json};
 use crate::web::router::Router;
@@ -31,7 +31,8 @@ pub fn register(r: &mut Router<Handler>) {
         .add("GET", "/api/v1/provider/earnings", provider_earnings)
         .add("POST", "/api/v1/provider/calendar-token", create_calendar_token)
         .add("DELETE", "/api/v1/provider/calendar-token", delete_calendar_token)
-        .add("GET", "/api/v1/provider/calendar.ics", calendar_feed);
+        .add("GET", "/api/v1/provider/calendar.ics", calendar_feed)
+        .add("DELETE", "/api/v1/admin/users/{id}/calendar-token", admin_revoke_calendar);
 }
 
 fn body<T: serde::de::DeserializeOwned>(app: &App, req: &Request) -> std::result::Result<T, ApiError> {
@@ -244,4 +245,13 @@ pub fn calendar_feed(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
     Ok(Response::from_data("text/calendar; charset=utf-8", body)
         .with_unique_header("Cache-Control", "private, no-store")
         .with_unique_header("Content-Disposition", "inline; filename=\"buildxpert.ics\""))
+}
+
+/// `DELETE /admin/users/{id}/calendar-token`: the provider's calendar feed URL stops working
+/// (204 also when there was none; audited).
+pub fn admin_revoke_calendar(app: &App, ctx: &Ctx, req: &Request, p: &Params) -> Result {
+    let me = guard::require(app, req, &[Role::Admin])?;
+    let id = p.get("id").to_string();
+    calendar::admin_revoke(app, ctx, &me, &id)?;
+    no_content()
 }

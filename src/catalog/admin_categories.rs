@@ -5,7 +5,6 @@
 use super::categories::{self, Category};
 use super::fields;
 use super::money;
-use crate::accounts;
 use crate::app::App;
 use crate::web::auth::Principal;
 use crate::web::{ApiError, Ctx};
@@ -177,7 +176,7 @@ pub fn create(app: &App, ctx: &Ctx, admin: &Principal, b: CreateBody) -> Result<
         let details = json!({"slug": slug, "name": name, "listingFee": fee, "listingDays": days,
             "requiresPass": b.requires_pass, "passFee": pass_fee, "passDays": pass_days,
             "subServices": subs.iter().map(|s| &s.0).collect::<Vec<_>>()});
-        accounts::audit(
+        crate::audit::log(
             tx,
             app,
             ctx,
@@ -290,7 +289,15 @@ pub fn update(app: &App, ctx: &Ctx, admin: &Principal, id: &str, b: PatchBody) -
             "passFee": new_pass_fee, "passDays": new_pass_days, "position": position, "active": b.active,
             "subServicesChanged": renames.iter().map(|r| r.0).collect::<Vec<_>>(),
             "subServicesAdded": additions.iter().map(|a| &a.0).collect::<Vec<_>>()});
-        accounts::audit(tx, app, ctx, Some((&admin.user_id, admin.role)), "admin.category_updated", Some(id), details)?;
+        crate::audit::log(
+            tx,
+            app,
+            ctx,
+            Some((&admin.user_id, admin.role)),
+            "admin.category_updated",
+            Some(id),
+            details,
+        )?;
         categories::admin_one(tx, id, currency)?.ok_or_else(ApiError::not_found)
     })
 }

@@ -3,7 +3,6 @@
 
 use super::activation::activate_listing;
 use super::listings::{self, Listing, ListingRow, ROW_SELECT};
-use crate::accounts;
 use crate::app::App;
 use crate::web::auth::Principal;
 use crate::web::{ApiError, Ctx};
@@ -94,7 +93,15 @@ pub fn update(app: &App, ctx: &Ctx, admin: &Principal, id: &str, b: PatchBody) -
             }
         }
         let details = json!({"from": row.status, "to": b.status, "periodStartedDays": started});
-        accounts::audit(tx, app, ctx, Some((&admin.user_id, admin.role)), "admin.listing_updated", Some(id), details)?;
+        crate::audit::log(
+            tx,
+            app,
+            ctx,
+            Some((&admin.user_id, admin.role)),
+            "admin.listing_updated",
+            Some(id),
+            details,
+        )?;
         let row = listings::find(tx, id)?.ok_or_else(ApiError::not_found)?;
         admin_view(tx, row, currency)
     })

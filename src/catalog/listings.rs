@@ -5,7 +5,7 @@
 use super::categories::{self, Category};
 use super::fields;
 use super::money::{self, Money};
-use crate::accounts::{self, current_user};
+use crate::accounts::current_user;
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::web::auth::Principal;
@@ -478,7 +478,7 @@ pub fn delete(app: &App, ctx: &Ctx, p: &Principal, id: &str) -> Result<(), ApiEr
             ));
         }
         tx.execute("UPDATE listings SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1", params![id, now])?;
-        accounts::audit(
+        crate::audit::log(
             tx,
             app,
             ctx,

@@ -2,9 +2,9 @@
 //! listings, and the admin's categories and listing moderation.
 
 use super::{admin_categories, admin_listings, categories, fields, listings, search};
-use crate::accounts::guard;
 use crate::app::App;
-use crate::routes::Handler;
+use crate::app::Handler;
+use crate::guard;
 use crate::web::auth::{Principal, Role};
 use crate::web::json::{created, json_response, no_content, ok, read_json};
 use crate::web::router::Router;

@@ -4,10 +4,11 @@
 //! beyond the cap the answer is immediate, empty, with `Retry-After`.
 
 use super::{after, head, PAGE};
-use crate::accounts::guard;
-use crate::app::App;
+use crate::app::{App, Handler};
+use crate::guard;
 use crate::net::{self, Parked};
 use crate::web::json::json_response;
+use crate::web::router::Router;
 use crate::web::{ApiError, Ctx, Params};
 use rouille::{Request, Response};
 use serde_json::json;
@@ -15,6 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 type Result = std::result::Result<Response, ApiError>;
+
+pub fn register(r: &mut Router<Handler>) {
+    r.add("GET", "/api/v1/events", poll);
+}
 
 fn parse_cursor(req: &Request) -> std::result::Result<Option<i64>, ApiError> {
     match req.get_param("after") {

@@ -1,10 +1,10 @@
 //! `/api/v1/admin/notifications`: the failed and dead-letter deliveries, and retrying one.
 
-use crate::accounts::{self, guard};
 use crate::app::App;
+use crate::app::Handler;
 use crate::clock::rfc3339;
+use crate::guard;
 use crate::hub::Hub;
-use crate::routes::Handler;
 use crate::web::auth::Role;
 use crate::web::json::ok;
 use crate::web::router::Router;
@@ -110,7 +110,7 @@ fn retry(app: &App, ctx: &Ctx, req: &Request, p: &Params) -> Result {
             params![id, now],
         )?;
         Hub::defer_worker();
-        accounts::audit(tx, app, ctx, Some((&me.user_id, me.role)), "admin.delivery_retried", Some(&id), json!({}))?;
+        crate::audit::log(tx, app, ctx, Some((&me.user_id, me.role)), "admin.delivery_retried", Some(&id), json!({}))?;
         Ok(tx.query_row(&format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1"), [&id], row)?)
     })?;
     ok(&view)

@@ -2,10 +2,10 @@
 //! mark one read, read all). Only the caller's own notifications exist for them.
 
 use super::outbox::NotificationView;
-use crate::accounts::guard;
 use crate::app::App;
+use crate::app::Handler;
 use crate::clock::rfc3339;
-use crate::routes::Handler;
+use crate::guard;
 use crate::web::json::{no_content, ok};
 use crate::web::router::Router;
 use crate::web::{cursor, query, ApiError, Ctx, Params};

@@ -1,16 +1,28 @@
 //! System routes: /healthz, /readyz, /metrics, /api/v1/meta, /api/v1/openapi.json, /admin/.
 
-use crate::app::App;
+use crate::app::{App, Handler};
 use crate::assets;
 use crate::clock::rfc3339;
 use crate::metrics::Gauge;
 use crate::web::json::{json_response, ok};
+use crate::web::router::Router;
 use crate::web::{ApiError, Ctx, Params};
 use rouille::{Request, Response};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 
 type Result = std::result::Result<Response, ApiError>;
+
+pub fn register(r: &mut Router<Handler>) {
+    r.add("GET", "/healthz", healthz)
+        .add("GET", "/readyz", readyz)
+        .add("GET", "/metrics", metrics)
+        .add("GET", "/api/v1/openapi.json", openapi)
+        .add("GET", "/api/v1/meta", meta)
+        .add("GET", "/admin", admin_redirect)
+        .add("GET", "/admin/", admin_index)
+        .add("GET", "/admin/{file}", admin_asset);
+}
 
 pub fn healthz(_: &App, _: &Ctx, _: &Request, _: &Params) -> Result {
     ok(&json!({"status": "ok"}))

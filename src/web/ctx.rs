@@ -37,6 +37,8 @@ pub struct Ctx {
     pub request_id: String,
     pub client_ip: IpAddr,
     pub started: Instant,
+    /// `server.body_limit_bytes`: what [`crate::web::json::body`] reads at most.
+    pub body_limit: u64,
 }
 
 /// An incoming id is echoed when it is 1-128 chars of `[A-Za-z0-9._-]`; otherwise we make one.

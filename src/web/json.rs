@@ -46,6 +46,30 @@ pub fn read_body(req: &rouille::Request, limit: u64) -> Result<Vec<u8>, ApiError
     Ok(buf)
 }
 
+/// The route helpers every feature uses.
+///
+/// The request's JSON body as `T`, read through the configured limit.
+pub fn body<T: DeserializeOwned>(ctx: &super::Ctx, req: &rouille::Request) -> Result<T, ApiError> {
+    read_json(req, ctx.body_limit)
+}
+
+/// A body that may be absent (`{reason?}` actions): no body, or only whitespace, is `T::default()`.
+pub fn optional_body<T: DeserializeOwned + Default>(ctx: &super::Ctx, req: &rouille::Request) -> Result<T, ApiError> {
+    let raw = read_body(req, ctx.body_limit)?;
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    match req.header("Content-Type") {
+        Some(ct) if is_json(ct) => parse_json(&raw),
+        _ => Err(ApiError::unsupported_media_type()),
+    }
+}
+
+/// Personal data must not linger in shared or browser caches.
+pub fn private(r: rouille::Response) -> Result<rouille::Response, ApiError> {
+    Ok(r.with_unique_header("Cache-Control", "no-store"))
+}
+
 /// Reads and parses a JSON body into `T`.
 pub fn read_json<T: DeserializeOwned>(req: &rouille::Request, limit: u64) -> Result<T, ApiError> {
     match req.header("Content-Type") {

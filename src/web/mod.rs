@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod error;
 pub mod headers;
 pub mod json;
+pub mod page;
 pub mod query;
 pub mod ratelimit;
 pub mod router;

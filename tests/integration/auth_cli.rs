@@ -121,6 +121,6 @@ fn security_events_are_audited_with_actor_ip_and_request_id() {
     assert_eq!(failed.1.as_deref(), Some(s.user_id.as_str()));
     assert_eq!(failed.2.as_deref(), Some("127.0.0.1"));
     assert_eq!(failed.3.as_deref(), Some("rid-audit-1"));
-    let n = app.app().db.read(|c| Ok::<_, buildxpert::db::DbError>(buildxpert::accounts::audit::verify(c))).unwrap();
+    let n = app.app().db.read(|c| Ok::<_, buildxpert::db::DbError>(buildxpert::audit::verify(c))).unwrap();
     assert_eq!(n, Ok(4));
 }

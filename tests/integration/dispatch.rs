@@ -2,8 +2,8 @@
 
 use crate::support::{test_config, TempDir};
 use buildxpert::app::App;
+use buildxpert::app::Handler;
 use buildxpert::clock::ManualClock;
-use buildxpert::routes::Handler;
 use buildxpert::server::handle;
 use buildxpert::web::json::{ok, read_json};
 use buildxpert::web::ratelimit::Limit;

@@ -120,7 +120,8 @@ impl TestApp {
     /// Creates an admin the way operators do (the CLI's code path) and logs in.
     pub fn admin(&self, phone_digits: &str) -> Session {
         let phone = format!("+91{phone_digits}");
-        buildxpert::accounts::admin::create(self.app(), &phone, "admin-pass-123", "Test Admin").expect("admin created");
+        buildxpert::accounts::bootstrap::create(self.app(), &phone, "admin-pass-123", "Test Admin")
+            .expect("admin created");
         let r = self.post(
             "/api/v1/auth/login",
             None,

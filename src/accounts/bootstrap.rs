@@ -1,9 +1,9 @@
 //! Admin accounts are created only from the command line (`buildxpert admin create`), which
 //! works on a stopped server's data dir and next to a running one (writes wait on SQLite's lock).
 
-use super::audit;
 use super::phone::Phone;
 use crate::app::App;
+use crate::audit;
 use crate::db::{Db, DbError};
 use crate::passwords::{check_policy, Hasher};
 use crate::web::ctx::new_id;

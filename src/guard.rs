@@ -1,5 +1,5 @@
 //! The guard every protected route calls: authenticate the bearer token (no database read), then
-//! apply the per-user API rate limit (`limits.api_per_user_per_minute`).
+//! apply the per-user API rate limit (`limits.api_per_user_per_minute`). Kit below every feature.
 
 use crate::app::App;
 use crate::web::auth::{authenticate, Principal, Role};

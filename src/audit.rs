@@ -1,7 +1,9 @@
 //! The append-only audit log. Each row's hash covers its content and the previous row's hash, so
 //! editing or deleting a row breaks the chain (`buildxpert audit verify`). Triggers refuse
-//! UPDATE and DELETE; the chain catches what bypasses them.
+//! UPDATE and DELETE; the chain catches what bypasses them. Kit below every feature: each feature
+//! records its own security and admin actions through [`log`].
 
+use crate::web::auth::Role;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 
@@ -40,6 +42,33 @@ fn digest(
         h.update(part.as_bytes());
     }
     hex::encode(h.finalize())
+}
+
+/// Records a security or admin event by `ctx`'s caller in the caller's transaction (every feature
+/// calls this; the row commits with the change it describes).
+pub fn log(
+    tx: &rusqlite::Transaction,
+    app: &crate::app::App,
+    ctx: &crate::web::Ctx,
+    actor: Option<(&str, Role)>,
+    action: &str,
+    target: Option<&str>,
+    details: serde_json::Value,
+) -> rusqlite::Result<()> {
+    let ip = ctx.client_ip.to_string();
+    record(
+        tx,
+        app.now_ms(),
+        &Entry {
+            actor_id: actor.map(|a| a.0),
+            actor_role: actor.map(|a| a.1.as_str()),
+            action,
+            target,
+            ip: Some(&ip),
+            request_id: Some(&ctx.request_id),
+            details,
+        },
+    )
 }
 
 /// Appends inside the caller's transaction (so the event and its record commit together).
