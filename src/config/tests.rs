@@ -40,6 +40,7 @@ fn embedded_defaults_match_config_md() {
     assert_eq!(c.server.workers, 64);
     assert_eq!(c.server.max_connections, 1024);
     assert_eq!(c.server.body_limit_bytes, 1_048_576);
+    assert_eq!(c.server.max_connections_per_ip, 64);
     assert_eq!(c.auth.access_ttl_seconds, 900);
     assert_eq!(c.business.timezone, "Asia/Kolkata");
     assert_eq!(c.sms.provider, "console");

@@ -41,6 +41,7 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub workers: u32,
     pub max_connections: u32,
+    pub max_connections_per_ip: u32,
     pub request_timeout_ms: u64,
     pub header_timeout_ms: u64,
     pub idle_timeout_ms: u64,

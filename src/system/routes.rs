@@ -100,6 +100,16 @@ pub fn metrics(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
                 "Connections closed by a header, request or idle timeout.",
                 n.timed_out_total.load(Ordering::Relaxed),
             ),
+            g(
+                "buildxpert_connections_refused_per_ip_total",
+                "Connections refused at server.max_connections_per_ip.",
+                n.refused_per_ip_total.load(Ordering::Relaxed),
+            ),
+            g(
+                "buildxpert_connections_shed_total",
+                "Idle keep-alive connections closed to make room at server.max_connections.",
+                n.shed_idle_total.load(Ordering::Relaxed),
+            ),
         ]);
     }
     Ok(Response::from_data("text/plain; version=0.0.4; charset=utf-8", app.metrics.render(&gauges))
