@@ -84,6 +84,7 @@ fn net_config(c: &Config) -> NetConfig {
         max_connections_per_ip: s.max_connections_per_ip as usize,
         // Every connection through a reverse proxy comes from the proxy's address.
         trusted_proxies: c.trusted_proxies(),
+        max_body_memory: usize::try_from(s.max_body_memory_bytes).unwrap_or(usize::MAX),
     }
 }
 

@@ -24,10 +24,11 @@
 //!   survives. One client address holds at most `max_connections_per_ip` of them (the excess
 //!   gets `TooManyConnections`, 429; `trusted_proxies` are exempt), so one client cannot take
 //!   them all. Heads are capped at `max_header_bytes` (431, never buffering more), bodies at
-//!   `body_limit` (413, a too large Content-Length is refused before its body is read). Error
-//!   responses produced by the layer itself come from the application's [`RejectResponder`]
-//!   and are written by the poller, followed by a short lingering close so the client can read
-//!   them.
+//!   `body_limit` (413, a too large Content-Length is refused before its body is read), and
+//!   bodies over 64 KiB together at `max_body_memory` (`budget.rs`: a body that does not fit
+//!   waits, unread, until one finishes or its request times out). Error responses produced by
+//!   the layer itself come from the application's [`RejectResponder`] and are written by the
+//!   poller, followed by a short lingering close so the client can read them.
 //! * **Parking** (`park.rs`): a handler may call [`park`] to have its request held without a
 //!   thread — for long-polls — until the returned [`Wake`] fires (from any thread) or a deadline
 //!   passes. The worker then writes nothing and hands the connection and the park to the poller
@@ -42,14 +43,17 @@
 //!   requests at once with `timed_out = true`, lets in-flight requests finish within
 //!   `shutdown_grace` (their responses carry `Connection: close`), then joins the workers.
 //!
-//! Memory bound, roughly: `max_connections * (max_header_bytes + body_limit)` in the worst
-//! case (every connection uploading a maximal body at once); the file descriptor budget should
-//! allow `2 * max_connections` sockets (refused and rejected connections linger briefly).
+//! Memory bound, roughly: `max_connections * (max_header_bytes + 64 KiB) + max_body_memory` in
+//! the worst case (every connection sending a head or a small body, and large bodies filling the
+//! budget; what waiting bodies' clients sent stays in kernel socket buffers); the file
+//! descriptor budget should allow `2 * max_connections` sockets (refused and rejected
+//! connections linger briefly).
 //! The listen backlog is the caller's: std binds with 128, so a burst of more simultaneous
 //! SYNs than that, arriving while the poller is descheduled, waits for a SYN retransmission;
 //! raise it (listen(2) again on the bound socket) if bursts that large are expected.
 
 mod body;
+mod budget;
 mod conn;
 mod date;
 mod park;
@@ -97,6 +101,9 @@ pub struct NetConfig {
     /// Peers exempt from `max_connections_per_ip`: reverse proxies, whose every connection
     /// comes from their own address.
     pub trusted_proxies: Vec<Cidr>,
+    /// Bytes that bodies larger than 64 KiB may reserve, all together, while they are received
+    /// and handled; a body that does not fit waits, unread. Must be at least `body_limit`.
+    pub max_body_memory: usize,
 }
 
 impl Default for NetConfig {
@@ -113,6 +120,7 @@ impl Default for NetConfig {
             shutdown_grace: Duration::from_secs(10),
             max_connections_per_ip: 64,
             trusted_proxies: Vec::new(),
+            max_body_memory: 64 * 1024 * 1024,
         }
     }
 }
@@ -216,6 +224,12 @@ pub struct NetStats {
     pub parked_total: AtomicU64,
     /// Parks dropped without resuming them, because the client closed the connection.
     pub parked_dropped_total: AtomicU64,
+    /// Bytes of `max_body_memory` that large bodies have reserved (what the budget caps).
+    pub body_reserved_bytes: AtomicUsize,
+    /// Bytes large bodies hold in their buffers now (at most `body_reserved_bytes`).
+    pub body_buffered_bytes: AtomicUsize,
+    /// Connections whose large body waits, unread, for room in `max_body_memory`.
+    pub body_waiting: AtomicUsize,
 }
 
 /// A plain copy of [`NetStats`].
@@ -235,6 +249,9 @@ pub struct NetStatsSnapshot {
     pub parked: usize,
     pub parked_total: u64,
     pub parked_dropped_total: u64,
+    pub body_reserved_bytes: usize,
+    pub body_buffered_bytes: usize,
+    pub body_waiting: usize,
 }
 
 impl NetStats {
@@ -256,6 +273,9 @@ impl NetStats {
             parked: self.parked.load(r),
             parked_total: self.parked_total.load(r),
             parked_dropped_total: self.parked_dropped_total.load(r),
+            body_reserved_bytes: self.body_reserved_bytes.load(r),
+            body_buffered_bytes: self.body_buffered_bytes.load(r),
+            body_waiting: self.body_waiting.load(r),
         }
     }
 }
@@ -295,13 +315,18 @@ pub struct Server {
 
 impl Server {
     /// Takes over a bound listener. Fails on an invalid configuration (zero workers or
-    /// connections, a header cap under 64 bytes) or if the poller cannot be set up.
+    /// connections, a header cap under 64 bytes, a body budget under `body_limit`) or if the
+    /// poller cannot be set up.
     pub fn new(listener: TcpListener, cfg: NetConfig, handler: Handler, reject: RejectResponder) -> io::Result<Server> {
         if cfg.workers == 0 || cfg.max_connections == 0 || cfg.max_header_bytes < 64 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "net: workers and max_connections must be > 0 and max_header_bytes >= 64",
             ));
+        }
+        if cfg.max_body_memory < cfg.body_limit {
+            // Otherwise a body within the limit could never be admitted.
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "net: max_body_memory must be >= body_limit"));
         }
         let local_addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;

@@ -1,5 +1,5 @@
 //! The connection layer under the real app: bursts, slow clients, oversized headers and bodies,
-//! the connection caps (total and per address), and graceful shutdown.
+//! the connection caps (total and per address), the body memory budget, and graceful shutdown.
 //! (tests/net_layer/ drives the layer alone with handlers made for the test.)
 
 use crate::support::http::raw;
@@ -221,4 +221,39 @@ fn a_trusted_proxy_is_not_held_to_the_per_address_cap() {
     let r = request_from([127, 0, 0, 2], app.addr, "/healthz");
     assert!(r.starts_with("HTTP/1.1 429"), "{r}");
     drop(direct);
+}
+
+#[test]
+fn large_bodies_wait_for_the_body_budget_and_show_in_the_metrics() {
+    let app = spawn_app_with(&[("BUILDXPERT_SERVER__MAX_BODY_MEMORY_BYTES", "1048576")]);
+    let metric = |name: &str| -> String {
+        let m = request_from([127, 0, 0, 2], app.addr, "/metrics");
+        let line = m.lines().find(|l| l.starts_with(&format!("{name} "))).map(str::to_owned);
+        line.unwrap_or_else(|| panic!("no {name} in {m}"))
+    };
+    // An unfinished 1 MiB upload reserves the whole budget; a 500 kB one waits behind it.
+    let post = |len: usize| format!("POST /api/v1/meta HTTP/1.1\r\nHost: x\r\nContent-Length: {len}\r\n\r\n{{");
+    let mut big = TcpStream::connect(app.addr).unwrap();
+    big.write_all(post(1_048_576).as_bytes()).unwrap();
+    eventually("1 MiB reserved", || metric("buildxpert_body_memory_reserved_bytes").ends_with(" 1048576"));
+    let mut next = TcpStream::connect(app.addr).unwrap();
+    next.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    next.write_all(post(500_000).as_bytes()).unwrap();
+    eventually("one body waits", || metric("buildxpert_body_memory_waiting").ends_with(" 1"));
+    // Small bodies do not wait.
+    let t = Instant::now();
+    let r = app.post("/api/v1/auth/login", None, serde_json::json!({"phone": "9000000000", "password": "x"}));
+    assert!(r.status != 408 && t.elapsed() < Duration::from_secs(2), "{} after {:?}", r.status, t.elapsed());
+    // The big upload's client leaves: the waiting body is admitted and read.
+    drop(big);
+    eventually("the waiting body admitted", || {
+        metric("buildxpert_body_memory_waiting").ends_with(" 0")
+            && metric("buildxpert_body_memory_reserved_bytes").ends_with(" 500000")
+    });
+    next.write_all(&vec![b' '; 499_998]).unwrap();
+    next.write_all(b"}").unwrap();
+    let r = read_response(&mut next);
+    assert!(r.starts_with("HTTP/1.1 "), "{r}");
+    assert!(!r.starts_with("HTTP/1.1 408") && !r.starts_with("HTTP/1.1 413"), "{r}");
+    eventually("budget free", || metric("buildxpert_body_memory_reserved_bytes").ends_with(" 0"));
 }

@@ -1,5 +1,5 @@
-//! One client cannot exhaust the server: the per-address connection cap and shedding the
-//! oldest idle keep-alive connection when the table is full.
+//! One client cannot exhaust the server: the per-address connection cap, the body memory
+//! budget, and shedding the oldest idle keep-alive connection when the table is full.
 
 use super::*;
 use buildxpert::config::Cidr;
@@ -120,6 +120,149 @@ fn a_trusted_proxy_is_exempt_from_the_per_address_cap() {
     sixth.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(sixth.response(false).expect("refusal").status, 429);
     assert!(sixth.closed_within(Duration::from_secs(2)));
+}
+
+/// The attack: unfinished uploads (each declares 1 MiB, sends all but the last KiB, stalls)
+/// used to be buffered whole, so 150 of them grew RSS by ~150 MiB. Now only what the 8 MiB
+/// budget admits is read; the others wait unread, and normal requests are still answered.
+#[test]
+fn unfinished_large_uploads_stay_within_the_body_budget() {
+    let _g = serial();
+    let mut cfg = base_cfg();
+    cfg.max_body_memory = 8 << 20;
+    let srv = TestServer::start(cfg);
+    let body = vec![b'u'; 1 << 20];
+    let want = body.len() - 1024;
+    assert_eq!(srv.client().get("/").status, 200); // warm up
+    let rss_before = vm_rss_kib();
+
+    let n = 150;
+    let mut uploads: Vec<(TcpStream, usize)> = open_silent(&srv, n as u64)
+        .into_iter()
+        .map(|mut s| {
+            s.write_all(format!("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes())
+                .expect("head");
+            s.set_nonblocking(true).expect("nonblocking");
+            (s, 0)
+        })
+        .collect();
+    // Push each body as far as the server (or the socket buffers) take it.
+    let t0 = Instant::now();
+    let mut last_progress = Instant::now();
+    while t0.elapsed() < Duration::from_secs(10) && last_progress.elapsed() < Duration::from_millis(300) {
+        let mut progressed = false;
+        for (s, sent) in uploads.iter_mut().filter(|(_, sent)| *sent < want) {
+            if let Ok(k @ 1..) = s.write(&body[*sent..want.min(*sent + 64 * 1024)]) {
+                *sent += k;
+                progressed = true;
+            }
+        }
+        if progressed {
+            last_progress = Instant::now();
+        } else {
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let sent: usize = uploads.iter().map(|(_, k)| k).sum();
+    let admitted = (8 << 20) / body.len();
+    let waiting = wait_for(Duration::from_secs(2), || srv.stats.body_waiting.load(Ordering::SeqCst) == n - admitted);
+    let grown_kib = vm_rss_kib().saturating_sub(rss_before);
+    let st = srv.stats.snapshot();
+    eprintln!(
+        "budget: {n} uploads sent {} MiB; RSS grew by {grown_kib} KiB; reserved {} B, buffered {} B, {} waiting",
+        sent >> 20,
+        st.body_reserved_bytes,
+        st.body_buffered_bytes,
+        st.body_waiting
+    );
+    assert!(grown_kib < (8 + 24) * 1024, "RSS grew by {grown_kib} KiB");
+    assert!(waiting, "waiting: {}", st.body_waiting);
+    assert_eq!(st.body_reserved_bytes, admitted * body.len());
+    assert!(st.body_buffered_bytes <= st.body_reserved_bytes);
+
+    // Normal requests, small bodies included, do not wait behind the uploads.
+    let t = Instant::now();
+    let mut c = srv.client();
+    assert_eq!(c.get("/healthz").status, 200);
+    c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+    assert_eq!(c.response(false).expect("echo").text(), "hello");
+    assert!(t.elapsed() < Duration::from_millis(500), "took {:?}", t.elapsed());
+
+    // Closing the uploads gives the whole budget back.
+    drop(uploads);
+    let freed = wait_for(Duration::from_secs(5), || {
+        let s = srv.stats.snapshot();
+        s.body_reserved_bytes == 0 && s.body_buffered_bytes == 0 && s.body_waiting == 0
+    });
+    assert!(freed, "{:?}", srv.stats.snapshot());
+}
+
+/// A large body that finds the budget taken waits unread — no `100 Continue` — until its
+/// request timeout (408), or until a holder leaves; then it is read and completes. Bodies are
+/// admitted first come, first served; a chunked one reads its first 64 KiB before it waits.
+#[test]
+fn a_waiting_upload_times_out_or_proceeds_when_the_budget_frees() {
+    let _g = serial();
+    let mut cfg = base_cfg();
+    cfg.max_body_memory = 1 << 20;
+    cfg.request_timeout = Duration::from_millis(1500);
+    let srv = TestServer::start_with(cfg, Arc::new(hold_handler));
+    let reserved = || srv.stats.body_reserved_bytes.load(Ordering::SeqCst);
+    let waiting = || srv.stats.body_waiting.load(Ordering::SeqCst);
+    let big = vec![b'b'; 1 << 20];
+    let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let expect_head =
+        format!("POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n", payload.len());
+
+    // A complete 1 MiB upload holds the whole budget while its handler runs for 2.5 s.
+    let mut holder = srv.client();
+    holder.send(format!("POST /slow?ms=2500 HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n", big.len()).as_bytes());
+    holder.send(&big);
+    assert!(wait_for(Duration::from_secs(2), || reserved() == big.len()), "reserved {}", reserved());
+    let t0 = Instant::now();
+    let mut waiter = srv.client();
+    waiter.send(expect_head.as_bytes());
+    assert!(wait_for(Duration::from_secs(1), || waiting() == 1));
+    let r = waiter.response(false).expect("response");
+    let took = t0.elapsed();
+    assert_eq!(r.status, 408, "a waiting body still meets its request timeout");
+    assert!(took < Duration::from_millis(2000), "408 after {took:?}"); // 1.5 s + the scan tick
+    assert_eq!(holder.response(false).expect("slow").text(), "slow");
+    assert!(wait_for(Duration::from_secs(1), || reserved() == 0 && waiting() == 0));
+
+    // A stalled upload holds the budget; a Content-Length and a chunked upload queue behind it.
+    let mut stalled = srv.client();
+    stalled.send(format!("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\nx", big.len()).as_bytes());
+    assert!(wait_for(Duration::from_secs(1), || reserved() == big.len()));
+    let mut first = srv.client();
+    first.send(expect_head.as_bytes());
+    assert!(wait_for(Duration::from_secs(1), || waiting() == 1));
+    let mut second = srv.client();
+    let mut w = second.w.try_clone().expect("clone");
+    let chunks = payload.clone();
+    let sender = thread::spawn(move || {
+        w.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")?;
+        for part in chunks.chunks(20_000) {
+            w.write_all(format!("{:x}\r\n", part.len()).as_bytes())?;
+            w.write_all(part)?;
+            w.write_all(b"\r\n")?;
+        }
+        w.write_all(b"0\r\n\r\n")
+    });
+    assert!(wait_for(Duration::from_secs(1), || waiting() == 2), "waiting {}", waiting());
+    first.w.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    assert!(first.r.fill_buf().is_err(), "100 Continue while waiting for the budget");
+    first.w.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+
+    drop(stalled); // its budget goes to `first`, then (once `first` is done) to `second`
+    assert_eq!(first.response(false).expect("interim").status, 100);
+    first.send(&payload);
+    let r = first.response(false).expect("first");
+    assert!(r.status == 200 && r.body == payload, "first: {}", r.status);
+    sender.join().expect("sender").expect("chunked body sent");
+    let r = second.response(false).expect("second");
+    assert!(r.status == 200 && r.body == payload, "second: {}", r.status);
+    assert!(wait_for(Duration::from_secs(1), || reserved() == 0 && waiting() == 0));
 }
 
 /// At `max_connections` a newcomer used to get 503 even when every connection was an idle

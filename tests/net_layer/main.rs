@@ -69,6 +69,7 @@ pub(crate) fn base_cfg() -> NetConfig {
         // Every test client comes from 127.0.0.1; the per-address cap has its own tests.
         max_connections_per_ip: 0,
         trusted_proxies: Vec::new(),
+        max_body_memory: 64 << 20,
     }
 }
 

@@ -1,9 +1,9 @@
 //! The poller: one thread that owns the listener and every connection that is idle, still
 //! receiving its request, or closing. It accepts (within the per-address and total caps:
-//! `admission.rs`), reads and parses non-blockingly, enforces deadlines with a periodic scan,
-//! hands complete requests to the worker pool, takes kept-alive connections back, holds parked
-//! requests until their wake or deadline (then submits their resume: `parked.rs`), and runs the
-//! graceful shutdown.
+//! `admission.rs`), reads and parses non-blockingly (large bodies only within the body budget:
+//! `bodies.rs`), enforces deadlines with a periodic scan, hands complete requests to the worker
+//! pool, takes kept-alive connections back, holds parked requests until their wake or deadline
+//! (then submits their resume: `parked.rs`), and runs the graceful shutdown.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::budget::{Budget, Reservation};
 use super::conn::{Conn, Expiry, Phase, Step, LINGER, LINGER_BYTES};
 use super::park::{ParkRecord, WakeMsg, WakeTarget};
 use super::parse::Head;
@@ -26,6 +27,7 @@ use super::workers::{Back, Job, JobKind, Pool, WorkerCtx};
 use super::{Handler, NetConfig, NetStats, Reject, RejectResponder};
 
 mod admission;
+mod bodies;
 mod parked;
 
 const LISTENER: Token = Token(0);
@@ -101,6 +103,13 @@ pub(crate) struct Poller {
     /// Connections that went idle between requests, oldest first `(since, slot)`: whom to shed
     /// at `max_connections`. Entries of connections that moved on are skipped when met.
     idle_order: VecDeque<(Instant, usize)>,
+    budget: Arc<Budget>,
+    /// Bodies waiting for the budget, first come first served `(slot, ticket)`; entries of
+    /// connections that closed meanwhile are skipped when met.
+    body_queue: VecDeque<(usize, u64)>,
+    /// Connections in `body_queue` that still wait.
+    body_waiting: usize,
+    next_ticket: u64,
 }
 
 impl Poller {
@@ -115,6 +124,7 @@ impl Poller {
         let poll = Poll::new()?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let budget = Budget::new(cfg.max_body_memory, stats.clone(), waker.clone());
         let (tx, backs) = mpsc::channel();
         let (wake_tx, wakes) = mpsc::channel();
         let pool = Pool::start(
@@ -154,6 +164,10 @@ impl Poller {
             pool_closed: false,
             per_ip: HashMap::new(),
             idle_order: VecDeque::new(),
+            budget,
+            body_queue: VecDeque::new(),
+            body_waiting: 0,
+            next_ticket: 0,
         };
         Ok((poller, waker))
     }
@@ -207,6 +221,10 @@ impl Poller {
             if now >= next_scan {
                 self.scan(now);
                 next_scan = now + TICK;
+            }
+            // Releases (by workers, or by closes on this turn) may have made room.
+            if self.body_waiting > 0 {
+                self.serve_body_waiters();
             }
         }
         let deadline =
@@ -291,6 +309,9 @@ impl Poller {
         if let Slot::Open(_) = slot {
             if let Slot::Open(mut conn) = std::mem::replace(slot, Slot::Free) {
                 let _ = self.poll.registry().deregister(&mut conn.stream);
+                if conn.budget_wait().is_some() {
+                    self.left_body_queue();
+                }
                 if conn.counted {
                     self.uncount(conn.peer);
                 } else {
@@ -321,10 +342,19 @@ impl Poller {
                 self.drive_closing(idx);
                 return;
             }
+            if conn.budget_wait().is_some() {
+                return; // not read until the body budget has room (`serve_body_waiters`)
+            }
             match conn.advance(&self.cfg, now) {
                 Step::NeedMore => {}
-                Step::Ready(head, body) => {
-                    self.dispatch(idx, head, body);
+                Step::NeedBudget(bytes) => {
+                    if self.request_budget(idx, bytes) {
+                        continue;
+                    }
+                    return;
+                }
+                Step::Ready(head, body, held) => {
+                    self.dispatch(idx, head, body, held);
                     return;
                 }
                 Step::Reject(r) => {
@@ -413,8 +443,12 @@ impl Poller {
             return;
         };
         let was_counted = std::mem::replace(&mut conn.counted, false);
+        let was_waiting = conn.budget_wait().is_some();
         let peer = conn.peer;
-        conn.start_closing(out, Instant::now() + LINGER);
+        conn.start_closing(out, Instant::now() + LINGER); // drops the body and its reservation
+        if was_waiting {
+            self.left_body_queue();
+        }
         if was_counted {
             self.uncount(peer);
             self.lingering += 1;
@@ -430,7 +464,7 @@ impl Poller {
     }
 
     /// Hands a complete request to the worker pool.
-    fn dispatch(&mut self, idx: usize, head: Box<Head>, body: Vec<u8>) {
+    fn dispatch(&mut self, idx: usize, head: Box<Head>, body: Vec<u8>, held: Option<Reservation>) {
         let Some(slot) = self.slots.get_mut(idx) else {
             return;
         };
@@ -447,7 +481,7 @@ impl Poller {
         let preamble = conn.take_pending_out();
         let Conn { stream, buf, .. } = *conn;
         self.in_worker += 1;
-        let kind = JobKind::Request { head, body };
+        let kind = JobKind::Request { head, body, held };
         self.pool.submit(Job { slot: idx, stream: stream.into(), peer, leftover: buf, preamble, kind });
     }
 
