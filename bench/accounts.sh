@@ -2,8 +2,9 @@
 # Accounts benchmark: logins per second (Argon2id-bound) with the server's RSS, and an
 # authenticated GET /api/v1/me next to GET /healthz from the same run, at concurrency 16 and 64.
 # Creates an admin with the CLI in a fresh data dir, starts the release server with the
-# per-IP login and per-user API limits off (one client IP would hit them at once), drives it,
-# and tees the output to bench/results/accounts.txt. Extra arguments go to every bench call.
+# per-IP login, per-user API and per-address connection limits off (one client IP would hit them
+# at once), drives it, and tees the output to bench/results/accounts.txt. Extra arguments go to
+# every bench call.
 set -euo pipefail
 
 bench_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,7 +32,7 @@ pass="bench-pass-123"
 
 out_file="$(mktemp)"
 BUILDXPERT_LIMITS__LOGIN_PER_IP_PER_MINUTE=0 BUILDXPERT_LIMITS__API_PER_USER_PER_MINUTE=0 \
-    BUILDXPERT_LOG__LEVEL=warn "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" >"$out_file" 2>/dev/null &
+    BUILDXPERT_SERVER__MAX_CONNECTIONS_PER_IP=0 BUILDXPERT_LOG__LEVEL=warn "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" >"$out_file" 2>/dev/null &
 server_pid=$!
 for _ in $(seq 1 200); do
     grep -q "listening on" "$out_file" 2>/dev/null && break

@@ -30,7 +30,8 @@ for n in "${sizes[@]}"; do
     (cd "$repo_dir" && cargo bench --quiet --bench seed_marketplace -- --data-dir "$data" --listings "$n" --bookings "$n" --customers 1000 --bookable 200000) | tee -a "$out"
     log="$(mktemp)"
     BUILDXPERT_LIMITS__BOOKINGS_PER_USER_PER_HOUR=0 BUILDXPERT_LIMITS__API_PER_USER_PER_MINUTE=0 \
-        BUILDXPERT_LIMITS__LOGIN_PER_IP_PER_MINUTE=0 BUILDXPERT_LOG__LEVEL=warn \
+        BUILDXPERT_LIMITS__LOGIN_PER_IP_PER_MINUTE=0 BUILDXPERT_SERVER__MAX_CONNECTIONS_PER_IP=0 \
+        BUILDXPERT_LOG__LEVEL=warn \
         "$bin" serve --listen 127.0.0.1:0 --data-dir "$data" >"$log" 2>/dev/null &
     pid=$!
     for _ in $(seq 1 200); do grep -q "listening on" "$log" && break; sleep 0.05; done

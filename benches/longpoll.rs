@@ -127,6 +127,7 @@ fn main() {
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.to_str().unwrap_or(".")])
         .env("BUILDXPERT_EVENTS__MAX_WAITERS", (n + 100).to_string())
         .env("BUILDXPERT_SERVER__MAX_CONNECTIONS", (n * 2 + 200).to_string())
+        .env("BUILDXPERT_SERVER__MAX_CONNECTIONS_PER_IP", "0") // every waiter comes from 127.0.0.1
         .env("BUILDXPERT_LIMITS__API_PER_USER_PER_MINUTE", "0")
         .env("BUILDXPERT_LOG__LEVEL", "warn")
         .stdout(Stdio::piped())

@@ -82,6 +82,10 @@ fn net_config(c: &Config) -> NetConfig {
         max_header_bytes: s.max_header_bytes as usize,
         body_limit: s.body_limit_bytes as usize,
         shutdown_grace: Duration::from_millis(s.shutdown_grace_ms),
+        max_connections_per_ip: s.max_connections_per_ip as usize,
+        // Every connection through a reverse proxy comes from the proxy's address.
+        trusted_proxies: c.trusted_proxies(),
+        max_body_memory: usize::try_from(s.max_body_memory_bytes).unwrap_or(usize::MAX),
     }
 }
 
@@ -154,6 +158,10 @@ fn rejected(app: &App, kind: Reject) -> Response {
         Reject::PayloadTooLarge => ApiError::payload_too_large(app.config.server.body_limit_bytes),
         Reject::RequestTimeout => ApiError::new(408, "request_timeout", "The request did not arrive in time."),
         Reject::Overloaded => ApiError::unavailable("The server is at its connection limit; try again.", 1),
+        Reject::TooManyConnections => {
+            ApiError::new(429, "too_many_connections", "Too many open connections from your address; close some.")
+                .with_header("Retry-After", "1")
+        }
         Reject::LengthRequired => ApiError::new(411, "length_required", "Send a Content-Length."),
         Reject::ExpectationFailed => {
             ApiError::new(417, "expectation_failed", "Only `Expect: 100-continue` is supported.")

@@ -52,6 +52,8 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(&data_dir)
+            // All load comes from one address; `--env` may still set a cap.
+            .env("BUILDXPERT_SERVER__MAX_CONNECTIONS_PER_IP", "0")
             .envs(envs.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

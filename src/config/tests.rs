@@ -40,6 +40,8 @@ fn embedded_defaults_match_config_md() {
     assert_eq!(c.server.workers, 64);
     assert_eq!(c.server.max_connections, 1024);
     assert_eq!(c.server.body_limit_bytes, 1_048_576);
+    assert_eq!(c.server.max_connections_per_ip, 64);
+    assert_eq!(c.server.max_body_memory_bytes, 64 << 20);
     assert_eq!(c.auth.access_ttl_seconds, 900);
     assert_eq!(c.business.timezone, "Asia/Kolkata");
     assert_eq!(c.sms.provider, "console");
@@ -108,6 +110,23 @@ fn unknown_keys_and_bad_values_name_the_key() {
     let (_d, o) = with_file("[[webhooks]]\nurl = \"https://x\"\nsecret = \"whsec_abc\"\nfoo = 1\n");
     let err = Config::load_from(&o, &[]).unwrap_err();
     assert!(err.0.contains("webhooks[0].foo"), "{err}");
+}
+
+#[test]
+fn body_memory_must_hold_one_body_at_the_limit() {
+    let e = env(&[
+        ("BUILDXPERT_SERVER__BODY_LIMIT_BYTES", "2000000"),
+        ("BUILDXPERT_SERVER__MAX_BODY_MEMORY_BYTES", "1999999"),
+    ]);
+    let err = Config::load_from(&Overrides::default(), &e).unwrap_err();
+    assert!(err.0.contains("server.max_body_memory_bytes"), "{err}");
+    let e = env(&[
+        ("BUILDXPERT_SERVER__BODY_LIMIT_BYTES", "2000000"),
+        ("BUILDXPERT_SERVER__MAX_BODY_MEMORY_BYTES", "2000000"),
+    ]);
+    assert!(Config::load_from(&Overrides::default(), &e).is_ok());
+    let e = env(&[("BUILDXPERT_SERVER__MAX_CONNECTIONS_PER_IP", "0")]);
+    assert_eq!(Config::load_from(&Overrides::default(), &e).unwrap().server.max_connections_per_ip, 0);
 }
 
 #[test]

@@ -41,6 +41,7 @@ pub struct Server {
     pub data_dir: PathBuf,
     pub workers: u32,
     pub max_connections: u32,
+    pub max_connections_per_ip: u32,
     pub request_timeout_ms: u64,
     pub header_timeout_ms: u64,
     pub idle_timeout_ms: u64,
@@ -48,6 +49,7 @@ pub struct Server {
     pub max_header_bytes: u32,
     pub shutdown_grace_ms: u64,
     pub body_limit_bytes: u64,
+    pub max_body_memory_bytes: u64,
     pub cors_origins: Vec<String>,
     pub trusted_proxies: Vec<String>,
     pub public_url: String,
@@ -297,6 +299,13 @@ impl Config {
             return Err(ConfigError("`server.max_header_bytes` must be at least 1024".into()));
         }
         positive("server.body_limit_bytes", s.body_limit_bytes)?;
+        if s.max_body_memory_bytes < s.body_limit_bytes {
+            // A body within the limit must always fit in the budget, or it would wait forever.
+            return Err(ConfigError(format!(
+                "`server.max_body_memory_bytes` must be at least `server.body_limit_bytes` ({})",
+                s.body_limit_bytes
+            )));
+        }
         for (i, origin) in s.cors_origins.iter().enumerate() {
             if origin != "*" {
                 http_url(&format!("server.cors_origins[{i}]"), origin)?;

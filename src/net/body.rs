@@ -1,7 +1,8 @@
 //! Request body framing: a Content-Length reader and an incremental chunked-coding decoder.
 //! Both consume raw bytes from the connection buffer as they arrive (any split), append the
 //! payload to the body, and stop exactly at the end of the message so pipelined bytes stay
-//! in the buffer.
+//! in the buffer — or where the body has no more room (the caller grows it, or waits for the
+//! body budget, and feeds the rest later).
 
 use super::Reject;
 
@@ -57,24 +58,34 @@ impl BodyReader {
         BodyReader::Chunked(Chunk::Size { value: 0, digits: 0 })
     }
 
-    /// Consumes bytes from `input`, appending payload to `body`. Returns how many bytes were
-    /// consumed and whether the body is complete. `limit` caps the decoded body,
+    /// Consumes bytes from `input`, appending at most `room` payload bytes to `body`. Returns
+    /// how many bytes were consumed and whether the body is complete; input left over while
+    /// the body is incomplete means `room` ran out. `limit` caps the decoded body,
     /// `max_trailer` the trailer section.
     pub fn feed(
         &mut self,
         input: &[u8],
         body: &mut Vec<u8>,
+        room: usize,
         limit: usize,
         max_trailer: usize,
     ) -> Result<(usize, bool), Reject> {
         match self {
             BodyReader::Length { remaining } => {
-                let n = (*remaining).min(input.len());
+                let n = (*remaining).min(input.len()).min(room);
                 body.extend_from_slice(&input[..n]);
                 *remaining -= n;
                 Ok((n, *remaining == 0))
             }
-            BodyReader::Chunked(state) => decode_chunked(state, input, body, limit, max_trailer),
+            BodyReader::Chunked(state) => decode_chunked(state, input, body, room, limit, max_trailer),
+        }
+    }
+
+    /// Payload bytes still expected for a Content-Length body (None for chunked).
+    pub fn remaining(&self) -> Option<usize> {
+        match self {
+            BodyReader::Length { remaining } => Some(*remaining),
+            BodyReader::Chunked(_) => None,
         }
     }
 }
@@ -98,13 +109,19 @@ fn decode_chunked(
     state: &mut Chunk,
     input: &[u8],
     body: &mut Vec<u8>,
+    room: usize,
     limit: usize,
     max_trailer: usize,
 ) -> Result<(usize, bool), Reject> {
     let mut i = 0;
+    let mut room = room;
     while i < input.len() {
         if let Chunk::Data(rem) = *state {
-            let n = usize::try_from(rem).unwrap_or(usize::MAX).min(input.len() - i);
+            let n = usize::try_from(rem).unwrap_or(usize::MAX).min(input.len() - i).min(room);
+            if n == 0 {
+                return Ok((i, false)); // out of room: the rest waits in the input
+            }
+            room -= n;
             body.extend_from_slice(&input[i..i + n]);
             i += n;
             let rem = rem - n as u64;
@@ -185,7 +202,7 @@ mod tests {
         let mut pos = 0;
         while pos < raw.len() {
             let end = (pos + step).min(raw.len());
-            let (n, done) = r.feed(&raw[pos..end], &mut body, 100, 100)?;
+            let (n, done) = r.feed(&raw[pos..end], &mut body, usize::MAX, 100, 100)?;
             pos += n;
             if done {
                 return Ok((body, pos));
@@ -226,13 +243,33 @@ mod tests {
             let mut body = Vec::new();
             let step = 1 + (rnd() as usize) % 8;
             for piece in input.chunks(step) {
-                match r.feed(piece, &mut body, 100, 100) {
+                match r.feed(piece, &mut body, usize::MAX, 100, 100) {
                     Ok((_, true)) | Err(_) => break,
                     Ok(_) => {}
                 }
             }
             assert!(body.len() <= 100);
         }
+    }
+
+    /// Out of room, decoding stops before the payload and resumes where it stopped.
+    #[test]
+    fn chunked_stops_at_room_and_resumes() {
+        let raw = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\nNEXT";
+        for room in 0..11 {
+            let mut r = BodyReader::chunked();
+            let mut body = Vec::new();
+            let (used, done) = r.feed(raw, &mut body, room, 100, 100).unwrap();
+            assert!(!done && body.len() == room, "room {room}: {used} bytes, {body:?}");
+            let (more, done) = r.feed(&raw[used..], &mut body, usize::MAX, 100, 100).unwrap();
+            assert!(done);
+            assert_eq!(body, b"hello world");
+            assert_eq!(&raw[used + more..], b"NEXT");
+        }
+        let mut r = BodyReader::length(5);
+        let mut body = Vec::new();
+        assert_eq!(r.feed(b"hello", &mut body, 2, 100, 100).unwrap(), (2, false));
+        assert_eq!(r.remaining(), Some(3));
     }
 
     #[test]

@@ -6,13 +6,12 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::body::BodyReader;
+use super::budget::{Reservation, SMALL_BODY};
 use super::parse::{find_head_end, leading_blank_len, parse_head, BodyKind, Head};
 use super::{NetConfig, Reject};
 
 /// Written when a client sent `Expect: 100-continue` and waits before sending its body.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-/// A body buffer starts with at most this capacity, whatever Content-Length claims.
-const INITIAL_BODY_CAPACITY: usize = 64 * 1024;
 /// Buffers left larger than this after a request are shrunk.
 const KEEP_BUFFER_CAPACITY: usize = 16 * 1024;
 
@@ -23,7 +22,18 @@ pub(crate) enum Phase {
     /// connection); `got_bytes` tells a stalled request from a silent connection.
     Head { started: Instant, scan_from: usize, got_bytes: bool },
     /// Receiving the body of `head`.
-    Body { head: Box<Head>, started: Instant, reader: BodyReader, body: Vec<u8> },
+    Body {
+        head: Box<Head>,
+        started: Instant,
+        reader: BodyReader,
+        body: Vec<u8>,
+        /// The body's share of the body budget; None while it is small or still waiting.
+        held: Option<Reservation>,
+        /// Queued for the budget as `(ticket, bytes)`: the socket is not read meanwhile.
+        waiting: Option<(u64, usize)>,
+        /// `Expect: 100-continue` to answer once the body may be read.
+        expect_continue: bool,
+    },
     /// Answered (a rejection, or a response with `Connection: close`): flush `out`, shut down
     /// the write side, and discard input until EOF, `until`, or a byte budget — so the client
     /// reads the response instead of a reset.
@@ -33,7 +43,9 @@ pub(crate) enum Phase {
 /// What the buffered input amounts to.
 pub(crate) enum Step {
     NeedMore,
-    Ready(Box<Head>, Vec<u8>),
+    /// The body must reserve this many bytes of the body budget before more of it is read.
+    NeedBudget(usize),
+    Ready(Box<Head>, Vec<u8>, Option<Reservation>),
     Reject(Reject),
 }
 
@@ -117,11 +129,53 @@ impl Conn {
     /// How many bytes the next read may add: a head never makes the buffer exceed the cap
     /// by more than one byte (that byte proves the cap is exceeded).
     pub fn read_allowance(&self, cfg: &NetConfig, scratch: usize) -> usize {
-        match self.phase {
+        match &self.phase {
             Phase::Idle { .. } | Phase::Head { .. } => {
                 (cfg.max_header_bytes + 1).saturating_sub(self.buf.len()).clamp(1, scratch)
             }
-            _ => scratch,
+            // Payload the body can take, plus framing: what cannot be taken is not read.
+            Phase::Body { reader, body, held, .. } => {
+                let room = match (reader.remaining(), held) {
+                    (Some(rest), None) if body.len() + rest > SMALL_BODY => 0,
+                    (Some(rest), _) => rest,
+                    (None, None) => SMALL_BODY.saturating_sub(body.len()),
+                    (None, Some(r)) => r.reserved().saturating_sub(body.len()),
+                };
+                room.saturating_add(cfg.max_header_bytes).clamp(1, scratch)
+            }
+            Phase::Closing { .. } => scratch,
+        }
+    }
+
+    /// The ticket and size of this connection's place in the body budget queue, if queued.
+    pub fn budget_wait(&self) -> Option<(u64, usize)> {
+        match &self.phase {
+            Phase::Body { waiting, .. } => *waiting,
+            _ => None,
+        }
+    }
+
+    /// Queues the body for the budget: it is not read until [`Conn::admit`].
+    pub fn wait_for_budget(&mut self, ticket: u64, bytes: usize) {
+        if let Phase::Body { waiting, .. } = &mut self.phase {
+            *waiting = Some((ticket, bytes));
+        }
+    }
+
+    /// Gives the body its reservation: a Content-Length body gets its whole buffer now, and a
+    /// deferred `100 Continue` goes out.
+    pub fn admit(&mut self, mut r: Reservation) {
+        let Phase::Body { reader, body, held, waiting, expect_continue, .. } = &mut self.phase else {
+            return;
+        };
+        if let Some(rest) = reader.remaining() {
+            body.reserve_exact(rest);
+        }
+        r.set_buffered(body.capacity());
+        *held = Some(r);
+        *waiting = None;
+        if std::mem::take(expect_continue) && self.buf.is_empty() {
+            self.out.extend_from_slice(CONTINUE);
         }
     }
 
@@ -194,39 +248,84 @@ impl Conn {
                         Err(r) => return Step::Reject(r),
                     };
                     self.buf.drain(..end);
+                    // A large Content-Length body gets its buffer once admitted to the budget.
                     let (reader, capacity) = match head.body {
-                        BodyKind::Empty => return Step::Ready(Box::new(head), Vec::new()),
+                        BodyKind::Empty => return Step::Ready(Box::new(head), Vec::new(), None),
+                        BodyKind::Length(n) if n > SMALL_BODY => (BodyReader::length(n), 0),
                         BodyKind::Length(n) => (BodyReader::length(n), n),
-                        BodyKind::Chunked => (BodyReader::chunked(), INITIAL_BODY_CAPACITY),
+                        BodyKind::Chunked => (BodyReader::chunked(), SMALL_BODY.min(cfg.body_limit)),
                     };
-                    if head.expect_continue && self.buf.is_empty() {
+                    let deferred = matches!(head.body, BodyKind::Length(n) if n > SMALL_BODY);
+                    if head.expect_continue && !deferred && self.buf.is_empty() {
                         self.out.extend_from_slice(CONTINUE);
                     }
                     self.phase = Phase::Body {
+                        expect_continue: head.expect_continue && deferred,
                         head: Box::new(head),
                         started,
                         reader,
-                        body: Vec::with_capacity(capacity.min(INITIAL_BODY_CAPACITY)),
+                        body: Vec::with_capacity(capacity),
+                        held: None,
+                        waiting: None,
                     };
                 }
-                Phase::Body { reader, body, .. } => {
-                    let (used, done) = match reader.feed(&self.buf, body, cfg.body_limit, cfg.max_header_bytes) {
+                Phase::Body { reader, body, held, waiting, .. } => {
+                    if waiting.is_some() {
+                        return Step::NeedMore;
+                    }
+                    let room = match (reader.remaining(), held.as_mut()) {
+                        (Some(rest), None) if body.len() + rest > SMALL_BODY => {
+                            return Step::NeedBudget(body.len() + rest);
+                        }
+                        (Some(rest), _) => rest,
+                        (None, None) => SMALL_BODY.saturating_sub(body.len()),
+                        (None, Some(r)) => grow_within(body, r),
+                    };
+                    let (used, done) = match reader.feed(&self.buf, body, room, cfg.body_limit, cfg.max_header_bytes) {
                         Ok(r) => r,
                         Err(r) => return Step::Reject(r),
                     };
                     self.buf.drain(..used);
                     if !done {
-                        return Step::NeedMore;
+                        if self.buf.is_empty() {
+                            return Step::NeedMore;
+                        }
+                        // Out of room: a chunked body outgrew the small allowance (it reserves
+                        // the most it may hold) or its buffer (grown on the next turn).
+                        if held.is_none() {
+                            return Step::NeedBudget(cfg.body_limit);
+                        }
+                        if room == 0 {
+                            // Not reached: the decoder caps the body at body_limit, the size
+                            // of the reservation; refusing beats spinning.
+                            return Step::Reject(Reject::PayloadTooLarge);
+                        }
+                        continue;
+                    }
+                    if let Some(r) = held.as_mut() {
+                        r.settle(body.capacity());
                     }
                     let phase = std::mem::replace(&mut self.phase, Phase::Idle { since: now });
                     return match phase {
-                        Phase::Body { head, body, .. } => Step::Ready(head, body),
+                        Phase::Body { head, body, held, .. } => Step::Ready(head, body, held),
                         _ => Step::NeedMore, // not reachable: matched Body above
                     };
                 }
             }
         }
     }
+}
+
+/// Room for more payload in a budgeted chunked body: its buffer doubles (never past the
+/// reservation) once full, so the buffer never outgrows what the budget granted.
+fn grow_within(body: &mut Vec<u8>, r: &mut Reservation) -> usize {
+    let cap = r.reserved();
+    if body.len() == body.capacity() && body.capacity() < cap {
+        let target = body.capacity().saturating_mul(2).max(SMALL_BODY).min(cap);
+        body.reserve_exact(target - body.len());
+        r.set_buffered(body.capacity());
+    }
+    body.capacity().min(cap).saturating_sub(body.len())
 }
 
 /// How long a rejected or closing connection may linger, and how much input it may discard.

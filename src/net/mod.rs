@@ -7,7 +7,7 @@
 //! connections abort the process. The cost of a connection must not be a thread.
 //!
 //! # Design
-//! * One **poller** thread (`poller.rs`, mio/epoll) owns the listener and every connection that
+//! * One **poller** thread (`poller/`, mio/epoll) owns the listener and every connection that
 //!   is idle or still receiving its request. It reads non-blockingly into a per-connection
 //!   buffer, parses the head (`parse.rs`) and the body (`body.rs`, Content-Length or chunked) with
 //!   hard caps, and enforces header/request/idle deadlines with a periodic timer scan. An idle
@@ -17,13 +17,18 @@
 //!   response in blocking mode under a total write deadline (`respond.rs`). A keep-alive
 //!   connection then goes back to the poller (channel + `mio::Waker`) with any pipelined bytes
 //!   that were already buffered.
-//! * Bounds: at most `max_connections` connections are open (idle, receiving or in a worker);
-//!   the excess is accepted and answered at once with the `Overloaded` response (503) and closed,
-//!   so a flood is refused quickly and the process survives. Heads are capped at
-//!   `max_header_bytes` (431, never buffering more), bodies at `body_limit` (413, a too large
-//!   Content-Length is refused before its body is read). Error responses produced by the layer
-//!   itself come from the application's [`RejectResponder`] and are written by the poller,
-//!   followed by a short lingering close so the client can read them.
+//! * Bounds: at most `max_connections` connections are open (idle, receiving or in a worker).
+//!   When a new one arrives at the cap, the oldest idle keep-alive connection is closed for it
+//!   (`poller/admission.rs`); with none idle, the newcomer is accepted and answered at once with
+//!   the `Overloaded` response (503) and closed, so a flood is refused quickly and the process
+//!   survives. One client address holds at most `max_connections_per_ip` of them (the excess
+//!   gets `TooManyConnections`, 429; `trusted_proxies` are exempt), so one client cannot take
+//!   them all. Heads are capped at `max_header_bytes` (431, never buffering more), bodies at
+//!   `body_limit` (413, a too large Content-Length is refused before its body is read), and
+//!   bodies over 64 KiB together at `max_body_memory` (`budget.rs`: a body that does not fit
+//!   waits, unread, until one finishes or its request times out). Error responses produced by
+//!   the layer itself come from the application's [`RejectResponder`] and are written by the
+//!   poller, followed by a short lingering close so the client can read them.
 //! * **Parking** (`park.rs`): a handler may call [`park`] to have its request held without a
 //!   thread — for long-polls — until the returned [`Wake`] fires (from any thread) or a deadline
 //!   passes. The worker then writes nothing and hands the connection and the park to the poller
@@ -38,14 +43,17 @@
 //!   requests at once with `timed_out = true`, lets in-flight requests finish within
 //!   `shutdown_grace` (their responses carry `Connection: close`), then joins the workers.
 //!
-//! Memory bound, roughly: `max_connections * (max_header_bytes + body_limit)` in the worst
-//! case (every connection uploading a maximal body at once); the file descriptor budget should
-//! allow `2 * max_connections` sockets (refused and rejected connections linger briefly).
+//! Memory bound, roughly: `max_connections * (max_header_bytes + 64 KiB) + max_body_memory` in
+//! the worst case (every connection sending a head or a small body, and large bodies filling the
+//! budget; what waiting bodies' clients sent stays in kernel socket buffers); the file
+//! descriptor budget should allow `2 * max_connections` sockets (refused and rejected
+//! connections linger briefly).
 //! The listen backlog is the caller's: std binds with 128, so a burst of more simultaneous
 //! SYNs than that, arriving while the poller is descheduled, waits for a SYN retransmission;
 //! raise it (listen(2) again on the bound socket) if bursts that large are expected.
 
 mod body;
+mod budget;
 mod conn;
 mod date;
 mod park;
@@ -59,6 +67,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+use crate::config::Cidr;
 
 pub use park::{map_parked, park, parking, Parked, Wake};
 
@@ -85,6 +95,15 @@ pub struct NetConfig {
     pub body_limit: usize,
     /// How long in-flight requests may still finish after shutdown was requested.
     pub shutdown_grace: Duration,
+    /// Open connections from one client (an IPv4 address, or an IPv6 /64) at most; the excess
+    /// is refused fast with `TooManyConnections`. 0 disables the cap.
+    pub max_connections_per_ip: usize,
+    /// Peers exempt from `max_connections_per_ip`: reverse proxies, whose every connection
+    /// comes from their own address.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Bytes that bodies larger than 64 KiB may reserve, all together, while they are received
+    /// and handled; a body that does not fit waits, unread. Must be at least `body_limit`.
+    pub max_body_memory: usize,
 }
 
 impl Default for NetConfig {
@@ -99,6 +118,9 @@ impl Default for NetConfig {
             max_header_bytes: 16 * 1024,
             body_limit: 10 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(10),
+            max_connections_per_ip: 64,
+            trusted_proxies: Vec::new(),
+            max_body_memory: 64 * 1024 * 1024,
         }
     }
 }
@@ -123,8 +145,10 @@ pub enum Reject {
     Internal,
     /// A transfer-coding other than `chunked` (501).
     NotImplemented,
-    /// `max_connections` reached (503).
+    /// `max_connections` reached and no idle connection to close for room (503).
     Overloaded,
+    /// The client's address already has `max_connections_per_ip` connections open (429).
+    TooManyConnections,
     /// An HTTP version other than 1.0 or 1.1 (505).
     VersionNotSupported,
 }
@@ -142,6 +166,7 @@ impl Reject {
             Reject::Internal => 500,
             Reject::NotImplemented => 501,
             Reject::Overloaded => 503,
+            Reject::TooManyConnections => 429,
             Reject::VersionNotSupported => 505,
         }
     }
@@ -180,6 +205,10 @@ pub struct NetStats {
     pub accepted_total: AtomicU64,
     /// Connections refused because `max_connections` was reached.
     pub refused_total: AtomicU64,
+    /// Connections refused because their address had `max_connections_per_ip` open.
+    pub refused_per_ip_total: AtomicU64,
+    /// Idle keep-alive connections closed to make room for a new one at `max_connections`.
+    pub shed_idle_total: AtomicU64,
     /// Requests or responses that hit a header, request or write timeout.
     pub timed_out_total: AtomicU64,
     /// Requests answered by the reject responder (4xx/5xx from the layer, excluding refusals).
@@ -195,6 +224,12 @@ pub struct NetStats {
     pub parked_total: AtomicU64,
     /// Parks dropped without resuming them, because the client closed the connection.
     pub parked_dropped_total: AtomicU64,
+    /// Bytes of `max_body_memory` that large bodies have reserved (what the budget caps).
+    pub body_reserved_bytes: AtomicUsize,
+    /// Bytes large bodies hold in their buffers now (at most `body_reserved_bytes`).
+    pub body_buffered_bytes: AtomicUsize,
+    /// Connections whose large body waits, unread, for room in `max_body_memory`.
+    pub body_waiting: AtomicUsize,
 }
 
 /// A plain copy of [`NetStats`].
@@ -205,6 +240,8 @@ pub struct NetStatsSnapshot {
     pub queued_requests: usize,
     pub accepted_total: u64,
     pub refused_total: u64,
+    pub refused_per_ip_total: u64,
+    pub shed_idle_total: u64,
     pub timed_out_total: u64,
     pub rejected_total: u64,
     pub requests_total: u64,
@@ -212,6 +249,9 @@ pub struct NetStatsSnapshot {
     pub parked: usize,
     pub parked_total: u64,
     pub parked_dropped_total: u64,
+    pub body_reserved_bytes: usize,
+    pub body_buffered_bytes: usize,
+    pub body_waiting: usize,
 }
 
 impl NetStats {
@@ -224,6 +264,8 @@ impl NetStats {
             queued_requests: self.queued_requests.load(r),
             accepted_total: self.accepted_total.load(r),
             refused_total: self.refused_total.load(r),
+            refused_per_ip_total: self.refused_per_ip_total.load(r),
+            shed_idle_total: self.shed_idle_total.load(r),
             timed_out_total: self.timed_out_total.load(r),
             rejected_total: self.rejected_total.load(r),
             requests_total: self.requests_total.load(r),
@@ -231,6 +273,9 @@ impl NetStats {
             parked: self.parked.load(r),
             parked_total: self.parked_total.load(r),
             parked_dropped_total: self.parked_dropped_total.load(r),
+            body_reserved_bytes: self.body_reserved_bytes.load(r),
+            body_buffered_bytes: self.body_buffered_bytes.load(r),
+            body_waiting: self.body_waiting.load(r),
         }
     }
 }
@@ -270,13 +315,18 @@ pub struct Server {
 
 impl Server {
     /// Takes over a bound listener. Fails on an invalid configuration (zero workers or
-    /// connections, zero header cap) or if the poller cannot be set up.
+    /// connections, a header cap under 64 bytes, a body budget under `body_limit`) or if the
+    /// poller cannot be set up.
     pub fn new(listener: TcpListener, cfg: NetConfig, handler: Handler, reject: RejectResponder) -> io::Result<Server> {
         if cfg.workers == 0 || cfg.max_connections == 0 || cfg.max_header_bytes < 64 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "net: workers and max_connections must be > 0 and max_header_bytes >= 64",
             ));
+        }
+        if cfg.max_body_memory < cfg.body_limit {
+            // Otherwise a body within the limit could never be admitted.
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "net: max_body_memory must be >= body_limit"));
         }
         let local_addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;

@@ -18,6 +18,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use super::budget::Reservation;
 use super::park::{self, ParkRecord, Parked, WakeInner, WakeTarget};
 use super::parse::{BodyKind, Head, Version};
 use super::respond::{reject_response, write_response, DeadlineWriter, RespondOpts, WriteError};
@@ -41,8 +42,8 @@ pub(crate) struct Job {
 }
 
 pub(crate) enum JobKind {
-    /// A complete request for the handler.
-    Request { head: Box<Head>, body: Vec<u8> },
+    /// A complete request for the handler, with the body budget its body holds (if large).
+    Request { head: Box<Head>, body: Vec<u8>, held: Option<Reservation> },
     /// A parked request was woken (`timed_out = false`), expired or is cut short by shutdown.
     Resume { rec: Box<ParkRecord>, timed_out: bool },
 }
@@ -242,7 +243,7 @@ fn serve(ctx: &WorkerCtx, job: Job) -> Back {
         return gone(leftover);
     }
     let (mut outcome, info) = match kind {
-        JobKind::Request { head, body } => run_handler(ctx, slot, peer, head, body),
+        JobKind::Request { head, body, held } => run_handler(ctx, slot, peer, head, body, held),
         JobKind::Resume { rec, timed_out } => {
             let ParkRecord { parked, version, head_request, keep_alive, .. } = *rec;
             (run_resume(ctx, slot, peer, parked, timed_out), ReqInfo { version, head_request, keep_alive })
@@ -325,6 +326,7 @@ fn run_handler(
     peer: SocketAddr,
     mut head: Box<Head>,
     body: Vec<u8>,
+    held: Option<Reservation>,
 ) -> (Outcome, ReqInfo) {
     ctx.stats.requests_total.fetch_add(1, Ordering::Relaxed);
     let info = ReqInfo { version: head.version, head_request: head.is_head_method(), keep_alive: head.keep_alive };
@@ -344,5 +346,9 @@ fn run_handler(
             (reject_response(&ctx.reject, Reject::Internal), None)
         }
     };
+    // The body is freed with the request: its budget goes back before the response is written
+    // (a slow reader must not hold it).
+    drop(request);
+    drop(held);
     (outcome, info)
 }

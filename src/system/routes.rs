@@ -112,6 +112,31 @@ pub fn metrics(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
                 "Connections closed by a header, request or idle timeout.",
                 n.timed_out_total.load(Ordering::Relaxed),
             ),
+            g(
+                "buildxpert_connections_refused_per_ip_total",
+                "Connections refused at server.max_connections_per_ip.",
+                n.refused_per_ip_total.load(Ordering::Relaxed),
+            ),
+            g(
+                "buildxpert_connections_shed_total",
+                "Idle keep-alive connections closed to make room at server.max_connections.",
+                n.shed_idle_total.load(Ordering::Relaxed),
+            ),
+            g(
+                "buildxpert_body_memory_reserved_bytes",
+                "Bytes of server.max_body_memory_bytes reserved by request bodies over 64 KiB.",
+                n.body_reserved_bytes.load(Ordering::Relaxed) as u64,
+            ),
+            g(
+                "buildxpert_body_memory_buffered_bytes",
+                "Bytes those request bodies hold in their buffers now.",
+                n.body_buffered_bytes.load(Ordering::Relaxed) as u64,
+            ),
+            g(
+                "buildxpert_body_memory_waiting",
+                "Connections whose request body waits, unread, for room in server.max_body_memory_bytes.",
+                n.body_waiting.load(Ordering::Relaxed) as u64,
+            ),
         ]);
     }
     Ok(Response::from_data("text/plain; version=0.0.4; charset=utf-8", app.metrics.render(&gauges))

@@ -66,6 +66,10 @@ pub(crate) fn base_cfg() -> NetConfig {
         max_header_bytes: 16 * 1024,
         body_limit: 1024 * 1024,
         shutdown_grace: Duration::from_secs(5),
+        // Every test client comes from 127.0.0.1; the per-address cap has its own tests.
+        max_connections_per_ip: 0,
+        trusted_proxies: Vec::new(),
+        max_body_memory: 64 << 20,
     }
 }
 
@@ -163,9 +167,24 @@ pub(crate) struct Client {
     r: BufReader<TcpStream>,
 }
 
+/// Connects to `addr` from the loopback address `src` (127.0.0.2 plays a second client).
+pub(crate) fn connect_from(src: [u8; 4], addr: SocketAddr) -> TcpStream {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    s.bind(&SocketAddr::from((src, 0)).into()).expect("bind the source address");
+    s.connect(&addr.into()).expect("connect");
+    s.into()
+}
+
 impl Client {
     fn connect(addr: SocketAddr) -> Client {
-        let w = TcpStream::connect(addr).expect("connect");
+        Client::over(TcpStream::connect(addr).expect("connect"))
+    }
+
+    fn connect_from(src: [u8; 4], addr: SocketAddr) -> Client {
+        Client::over(connect_from(src, addr))
+    }
+
+    fn over(w: TcpStream) -> Client {
         w.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         w.set_nodelay(true).unwrap();
         let r = BufReader::new(w.try_clone().unwrap());
@@ -272,6 +291,7 @@ pub(crate) fn vm_rss_kib() -> u64 {
         .expect("VmRSS")
 }
 
+mod exhaustion;
 mod limits;
 mod parking;
 mod protocol;

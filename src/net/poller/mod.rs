@@ -1,14 +1,14 @@
 //! The poller: one thread that owns the listener and every connection that is idle, still
-//! receiving its request, or closing. It accepts (refusing the excess over `max_connections`
-//! with a fast 503), reads and parses non-blockingly, enforces deadlines with a periodic scan,
-//! hands complete requests to the worker pool, takes kept-alive connections back, holds parked
-//! requests until their wake or deadline (then submits their resume), and runs the graceful
-//! shutdown.
+//! receiving its request, or closing. It accepts (within the per-address and total caps:
+//! `admission.rs`), reads and parses non-blockingly (large bodies only within the body budget:
+//! `bodies.rs`), enforces deadlines with a periodic scan, hands complete requests to the worker
+//! pool, takes kept-alive connections back, holds parked requests until their wake or deadline
+//! (then submits their resume: `parked.rs`), and runs the graceful shutdown.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::budget::{Budget, Reservation};
 use super::conn::{Conn, Expiry, Phase, Step, LINGER, LINGER_BYTES};
 use super::park::{ParkRecord, WakeMsg, WakeTarget};
 use super::parse::Head;
@@ -25,6 +26,8 @@ use super::respond::{reject_response, serialize_reject};
 use super::workers::{Back, Job, JobKind, Pool, WorkerCtx};
 use super::{Handler, NetConfig, NetStats, Reject, RejectResponder};
 
+mod admission;
+mod bodies;
 mod parked;
 
 const LISTENER: Token = Token(0);
@@ -95,6 +98,18 @@ pub(crate) struct Poller {
     shutdown_deadline: Option<Instant>,
     /// The worker pool no longer takes jobs (after the shutdown grace).
     pool_closed: bool,
+    /// Counted connections per client (`admission::client_key`), for `max_connections_per_ip`.
+    per_ip: HashMap<IpAddr, usize>,
+    /// Connections that went idle between requests, oldest first `(since, slot)`: whom to shed
+    /// at `max_connections`. Entries of connections that moved on are skipped when met.
+    idle_order: VecDeque<(Instant, usize)>,
+    budget: Arc<Budget>,
+    /// Bodies waiting for the budget, first come first served `(slot, ticket)`; entries of
+    /// connections that closed meanwhile are skipped when met.
+    body_queue: VecDeque<(usize, u64)>,
+    /// Connections in `body_queue` that still wait.
+    body_waiting: usize,
+    next_ticket: u64,
 }
 
 impl Poller {
@@ -109,6 +124,7 @@ impl Poller {
         let poll = Poll::new()?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let budget = Budget::new(cfg.max_body_memory, stats.clone(), waker.clone());
         let (tx, backs) = mpsc::channel();
         let (wake_tx, wakes) = mpsc::channel();
         let pool = Pool::start(
@@ -146,6 +162,12 @@ impl Poller {
             accept_error_logged: false,
             shutdown_deadline: None,
             pool_closed: false,
+            per_ip: HashMap::new(),
+            idle_order: VecDeque::new(),
+            budget,
+            body_queue: VecDeque::new(),
+            body_waiting: 0,
+            next_ticket: 0,
         };
         Ok((poller, waker))
     }
@@ -199,6 +221,10 @@ impl Poller {
             if now >= next_scan {
                 self.scan(now);
                 next_scan = now + TICK;
+            }
+            // Releases (by workers, or by closes on this turn) may have made room.
+            if self.body_waiting > 0 {
+                self.serve_body_waiters();
             }
         }
         let deadline =
@@ -275,39 +301,6 @@ impl Poller {
         Some(idx)
     }
 
-    fn on_accept(&mut self, mut stream: TcpStream, peer: SocketAddr) {
-        let _ = stream.set_nodelay(true);
-        if self.counted >= self.cfg.max_connections {
-            self.refuse(stream, peer);
-            return;
-        }
-        let Some(idx) = self.register_new(&mut stream) else { return };
-        log::debug!("net: accepted {peer}");
-        self.slots[idx] = Slot::Open(Box::new(Conn::accepted(stream, peer, Instant::now())));
-        self.counted += 1;
-        self.sync_open();
-    }
-
-    /// Over `max_connections`: answer 503 at once and close (lingering briefly if there is
-    /// room, so the client reads the answer rather than a reset).
-    fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr) {
-        self.stats.refused_total.fetch_add(1, Ordering::Relaxed);
-        log::debug!("net: refusing {peer}: max_connections reached");
-        let out = serialize_reject(reject_response(&self.reject, Reject::Overloaded));
-        if self.lingering >= self.cfg.max_connections {
-            let _ = stream.write(&out);
-            let _ = stream.shutdown(Shutdown::Write);
-            return;
-        }
-        let Some(idx) = self.register_new(&mut stream) else { return };
-        let mut conn = Conn::accepted(stream, peer, Instant::now());
-        conn.counted = false;
-        conn.start_closing(out, Instant::now() + LINGER);
-        self.slots[idx] = Slot::Open(Box::new(conn));
-        self.lingering += 1;
-        self.drive_closing(idx);
-    }
-
     /// Closes a connection the poller holds and frees its slot.
     fn close(&mut self, idx: usize) {
         let Some(slot) = self.slots.get_mut(idx) else {
@@ -316,9 +309,11 @@ impl Poller {
         if let Slot::Open(_) = slot {
             if let Slot::Open(mut conn) = std::mem::replace(slot, Slot::Free) {
                 let _ = self.poll.registry().deregister(&mut conn.stream);
+                if conn.budget_wait().is_some() {
+                    self.left_body_queue();
+                }
                 if conn.counted {
-                    self.counted -= 1;
-                    self.sync_open();
+                    self.uncount(conn.peer);
                 } else {
                     self.lingering -= 1;
                 }
@@ -347,10 +342,19 @@ impl Poller {
                 self.drive_closing(idx);
                 return;
             }
+            if conn.budget_wait().is_some() {
+                return; // not read until the body budget has room (`serve_body_waiters`)
+            }
             match conn.advance(&self.cfg, now) {
                 Step::NeedMore => {}
-                Step::Ready(head, body) => {
-                    self.dispatch(idx, head, body);
+                Step::NeedBudget(bytes) => {
+                    if self.request_budget(idx, bytes) {
+                        continue;
+                    }
+                    return;
+                }
+                Step::Ready(head, body, held) => {
+                    self.dispatch(idx, head, body, held);
                     return;
                 }
                 Step::Reject(r) => {
@@ -439,11 +443,15 @@ impl Poller {
             return;
         };
         let was_counted = std::mem::replace(&mut conn.counted, false);
-        conn.start_closing(out, Instant::now() + LINGER);
+        let was_waiting = conn.budget_wait().is_some();
+        let peer = conn.peer;
+        conn.start_closing(out, Instant::now() + LINGER); // drops the body and its reservation
+        if was_waiting {
+            self.left_body_queue();
+        }
         if was_counted {
-            self.counted -= 1;
+            self.uncount(peer);
             self.lingering += 1;
-            self.sync_open();
         }
         if self.lingering > self.cfg.max_connections {
             if let Some(Slot::Open(conn)) = self.slots.get_mut(idx) {
@@ -456,7 +464,7 @@ impl Poller {
     }
 
     /// Hands a complete request to the worker pool.
-    fn dispatch(&mut self, idx: usize, head: Box<Head>, body: Vec<u8>) {
+    fn dispatch(&mut self, idx: usize, head: Box<Head>, body: Vec<u8>, held: Option<Reservation>) {
         let Some(slot) = self.slots.get_mut(idx) else {
             return;
         };
@@ -473,16 +481,19 @@ impl Poller {
         let preamble = conn.take_pending_out();
         let Conn { stream, buf, .. } = *conn;
         self.in_worker += 1;
-        let kind = JobKind::Request { head, body };
+        let kind = JobKind::Request { head, body, held };
         self.pool.submit(Job { slot: idx, stream: stream.into(), peer, leftover: buf, preamble, kind });
     }
 
     /// Frees the slot of a connection that a worker closed or that cannot come back.
     fn release_in_worker(&mut self, idx: usize) {
+        let Some(Slot::InWorker { peer }) = self.slots.get(idx) else {
+            return;
+        };
+        let peer = *peer;
         self.slots[idx] = Slot::Free;
         self.free.push(idx);
-        self.counted -= 1;
-        self.sync_open();
+        self.uncount(peer);
     }
 
     /// Takes connections back from workers.
@@ -514,9 +525,11 @@ impl Poller {
                 self.release_in_worker(idx);
                 continue;
             }
-            let conn = Conn::returned(stream, peer, back.leftover, Instant::now());
+            let now = Instant::now();
+            let conn = Conn::returned(stream, peer, back.leftover, now);
             self.slots[idx] = Slot::Open(Box::new(conn));
             if back.keep_alive {
+                self.note_idle(idx, now);
                 self.drive(idx);
             } else {
                 self.linger_close(idx, Vec::new());

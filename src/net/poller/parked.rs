@@ -103,13 +103,13 @@ impl Poller {
         };
         let _ = self.poll.registry().deregister(&mut pc.stream);
         pc.rec.state.fire();
+        let peer = pc.peer;
         drop(pc); // drops the resume closure, here on the poller thread
         self.free.push(idx);
         self.parked -= 1;
-        self.counted -= 1;
+        self.uncount(peer);
         self.stats.parked_dropped_total.fetch_add(1, Ordering::Relaxed);
         self.sync_parked();
-        self.sync_open();
     }
 
     /// Hands a parked request to the worker pool to run its resume.
