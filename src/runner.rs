@@ -23,12 +23,14 @@ pub struct Job<T> {
 }
 
 impl<T> Job<T> {
-    pub fn new(
+    /// A job that runs `run` every `every`; whatever it returns on success is ignored, and its
+    /// error (any displayable one: `ApiError`, `DbError`, …) is recorded in the job's health.
+    pub fn new<R, E: std::fmt::Display>(
         name: &'static str,
         every: Duration,
-        run: impl Fn(&T) -> Result<(), String> + Send + Sync + 'static,
+        run: impl Fn(&T) -> Result<R, E> + Send + Sync + 'static,
     ) -> Job<T> {
-        Job { name, every, run: Box::new(run) }
+        Job { name, every, run: Box::new(move |t: &T| run(t).map(|_| ()).map_err(|e| e.to_string())) }
     }
 }
 

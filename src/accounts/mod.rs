@@ -170,3 +170,21 @@ pub fn send_code(app: &crate::app::App, phone: &str, text: &str) -> Result<(), A
         }
     }
 }
+
+/// Accounts' periodic work, on the one runner (src/jobs.rs lists every feature's).
+pub fn jobs() -> Vec<crate::runner::Job<crate::app::App>> {
+    use crate::runner::Job;
+    use std::time::Duration;
+    vec![
+        Job::new("revocations-prune", Duration::from_secs(600), sessions::reload_revocations),
+        // Failed-login and wrong-code counters, and pending signups, past their use.
+        Job::new("lockouts-prune", Duration::from_secs(3600), |app: &crate::app::App| {
+            let now = app.now_ms();
+            app.db.write(|tx| {
+                lockout::prune(tx, now)?;
+                signup::prune(tx, now)?;
+                Ok::<_, crate::db::DbError>(())
+            })
+        }),
+    ]
+}

@@ -70,6 +70,11 @@ pub const PENDING_TTL_MS: i64 = 60 * 60 * 1000;
 /// Pending signups per (phone, role) at most: each is a separate request's credentials.
 const MAX_PENDING: i64 = 5;
 
+/// Forgets pending signups past their hour (a job).
+pub fn prune(tx: &rusqlite::Transaction, now: i64) -> rusqlite::Result<usize> {
+    tx.execute("DELETE FROM signups WHERE created_at <= ?1", [now - PENDING_TTL_MS])
+}
+
 /// A fresh code for pending signup `id`, distinct from every other live code of the phone, so a
 /// code names exactly one signup request.
 fn new_signup_code(
@@ -120,7 +125,7 @@ pub fn signup(app: &App, ctx: &Ctx, b: SignupBody) -> Result<(), ApiError> {
             email_free(tx, email, v.role)?;
         }
         otp::check_lock(tx, &phone, &ip, now)?;
-        tx.execute("DELETE FROM signups WHERE created_at <= ?1", [now - PENDING_TTL_MS])?;
+        prune(tx, now)?;
         let pending: i64 = tx.query_row(
             "SELECT COUNT(*) FROM signups WHERE phone = ?1 AND role = ?2",
             params![phone, v.role.as_str()],

@@ -10,10 +10,10 @@
 pub mod calendar;
 pub mod create;
 pub mod earnings;
-pub mod jobs;
 pub mod ratings;
 pub mod reports;
 pub mod routes;
+pub mod timed;
 pub mod transitions;
 pub mod views;
 
@@ -271,6 +271,18 @@ pub fn optional_text(v: Option<&str>, max: usize) -> Result<Option<String>, Stri
 /// A required free-text field, 1..=max characters after trimming.
 pub fn required_text(v: &str, max: usize) -> Result<String, String> {
     optional_text(Some(v), max)?.ok_or_else(|| "is required".to_string())
+}
+
+/// Bookings' periodic work, on the one runner (src/jobs.rs lists every feature's).
+pub fn jobs() -> Vec<crate::runner::Job<crate::app::App>> {
+    use crate::runner::Job;
+    use std::time::Duration;
+    vec![
+        // A pending booking whose time has come expires (API.md "Bookings").
+        Job::new("bookings-expire", Duration::from_secs(60), timed::expire),
+        // Day-before and 2-hour reminders for accepted bookings, each sent once.
+        Job::new("booking-reminders", Duration::from_secs(60), timed::remind),
+    ]
 }
 
 #[cfg(test)]

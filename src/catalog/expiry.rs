@@ -88,8 +88,8 @@ pub fn warn(app: &App) -> Result<usize, ApiError> {
 }
 
 /// The job body: expire first (a lapsed listing needs no warning), then warn.
-pub fn run(app: &App) -> Result<(), String> {
-    expire(app).map_err(|e| e.message)?;
-    warn(app).map_err(|e| e.message)?;
+pub fn run(app: &App) -> Result<(), ApiError> {
+    expire(app)?;
+    warn(app)?;
     Ok(())
 }

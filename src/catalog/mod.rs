@@ -16,3 +16,10 @@ pub mod search;
 
 pub use activation::activate_listing;
 pub use listings::Listing;
+
+/// The catalogue's periodic work, on the one runner (src/jobs.rs lists every feature's).
+pub fn jobs() -> Vec<crate::runner::Job<crate::app::App>> {
+    use crate::runner::Job;
+    // Lapsed listings expire; providers are warned 2 days ahead (DOMAIN.md "Listings").
+    vec![Job::new("listings-expire", std::time::Duration::from_secs(300), expiry::run)]
+}

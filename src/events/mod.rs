@@ -65,3 +65,12 @@ pub fn head(c: &Connection) -> rusqlite::Result<i64> {
 pub fn prune(tx: &Transaction, cutoff_ms: i64) -> rusqlite::Result<usize> {
     tx.execute("DELETE FROM events WHERE at < ?1", [cutoff_ms])
 }
+
+/// The event log's periodic work, on the one runner (src/jobs.rs lists every feature's).
+pub fn jobs() -> Vec<crate::runner::Job<crate::app::App>> {
+    // Events are kept at least `events.retention_hours` for clients to catch up.
+    vec![crate::runner::Job::new("events-prune", std::time::Duration::from_secs(600), |app: &crate::app::App| {
+        let cutoff = app.now_ms() - i64::from(app.config.events.retention_hours) * 3_600_000;
+        app.db.write(|tx| prune(tx, cutoff).map_err(crate::db::DbError::from))
+    })]
+}

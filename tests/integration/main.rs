@@ -21,6 +21,7 @@ mod dispatch;
 mod events;
 mod file_modes;
 mod idempotency;
+mod layers;
 mod listings;
 mod log_hygiene;
 mod me;

@@ -1,4 +1,4 @@
-//! Time-driven booking work, run by the scheduler (`crate::jobs`):
+//! Time-driven booking work, registered by `bookings::jobs()` on the one runner:
 //! - `bookings-expire`: a pending booking whose time has come becomes `expired` (history by the
 //!   system, the customer notified, both parties get `booking.updated`);
 //! - `booking-reminders`: the customer of an accepted booking is reminded the day before and
