@@ -189,10 +189,12 @@ mod tests {
         let jobs = vec![
             Job::new("count", Duration::from_millis(20), |c: &AtomicUsize| {
                 c.fetch_add(1, Ordering::SeqCst);
-                Ok(())
+                Ok::<_, String>(())
             }),
-            Job::new("fail", Duration::from_millis(20), |_: &AtomicUsize| Err("boom".into())),
-            Job::new("panic", Duration::from_millis(20), |_: &AtomicUsize| panic!("job panic")),
+            Job::new("fail", Duration::from_millis(20), |_: &AtomicUsize| Err::<(), _>("boom")),
+            Job::new("panic", Duration::from_millis(20), |_: &AtomicUsize| -> Result<(), String> {
+                panic!("job panic")
+            }),
         ];
         let runner = Runner::start(counter.clone(), jobs, health.clone());
         std::thread::sleep(Duration::from_millis(700));
