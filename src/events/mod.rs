@@ -3,6 +3,7 @@
 //! polls with the last id it saw never misses or repeats an event, even across reconnects.
 
 pub mod routes;
+pub mod wait;
 
 use crate::clock::rfc3339;
 use crate::hub::Hub;
@@ -64,6 +65,20 @@ pub fn head(c: &Connection) -> rusqlite::Result<i64> {
 /// Deletes events older than `cutoff_ms` (retention job). Cursors stay valid: ids are never reused.
 pub fn prune(tx: &Transaction, cutoff_ms: i64) -> rusqlite::Result<usize> {
     tx.execute("DELETE FROM events WHERE at < ?1", [cutoff_ms])
+}
+
+/// The cursor "now": the id of the newest event (a client starting without one gets this).
+pub fn current_cursor(app: &crate::app::App) -> Result<i64, crate::web::ApiError> {
+    app.db.read(|c| head(c).map_err(crate::web::ApiError::from))
+}
+
+/// A page of `user`'s events after `cursor`, and the cursor after them.
+pub fn page_after(
+    app: &crate::app::App,
+    user: &str,
+    cursor: i64,
+) -> Result<(Vec<EventView>, i64), crate::web::ApiError> {
+    app.db.read(|c| after(c, user, cursor, PAGE).map_err(crate::web::ApiError::from))
 }
 
 /// The event log's periodic work, on the one runner (src/jobs.rs lists every feature's).

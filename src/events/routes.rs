@@ -1,19 +1,16 @@
 //! `GET /api/v1/events?after=<cursor>&wait=<0..30>`: the long-poll. Answers at once when the caller
-//! has events after the cursor; otherwise holds until one commits or `wait` passes. Admission is
-//! capped globally (`events.max_waiters`) and per user so ordinary requests always have workers;
-//! beyond the cap the answer is immediate, empty, with `Retry-After`.
+//! has events after the cursor; otherwise holds (`events::wait`) until one commits or `wait`
+//! passes.
 
-use super::{after, head, PAGE};
+use super::wait::{Look, Looked};
 use crate::app::{App, Handler};
 use crate::guard;
-use crate::net::{self, Parked};
 use crate::web::json::json_response;
 use crate::web::router::Router;
 use crate::web::{ApiError, Ctx, Params};
 use rouille::{Request, Response};
 use serde_json::json;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 type Result = std::result::Result<Response, ApiError>;
 
@@ -55,68 +52,12 @@ pub fn poll(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
     let wait = parse_wait(app, req)?;
     let Some(cursor) = cursor else {
         // No cursor: start from now.
-        let h = app.db.read(|c| head(c).map_err(ApiError::from))?;
-        return Ok(answer(Vec::new(), h));
+        return Ok(answer(Vec::new(), super::current_cursor(app)?));
     };
-    let read = |app: &App| app.db.read(|c| after(c, &p.user_id, cursor, PAGE).map_err(ApiError::from));
-    let (events, last) = read(app)?;
-    if !events.is_empty() || wait == 0 {
-        return Ok(answer(events, last));
-    }
-    let ev = &app.config.events;
-    if app.hub.waiting() >= ev.max_waiters as usize
-        || app.hub.waiting_for(&p.user_id) >= ev.max_waiters_per_user as usize
-    {
-        return Ok(answer(Vec::new(), cursor).with_unique_header("Retry-After", "1"));
-    }
-    let Some(shared) = app.arc() else {
-        // Not serving (an App used directly): nothing can wake us, so do not wait.
-        return Ok(answer(events, last));
-    };
-    // Park the request: no thread waits. The hub wakes it when the user's event commits; the
-    // connection layer resumes it then, or at the deadline, on a worker.
-    let (user, rid) = (p.user_id.clone(), ctx.request_id.clone());
-    let (sid, jti) = (p.session_id.clone(), p.jti.clone());
-    let slot: Arc<Mutex<Option<u64>>> = Arc::default();
-    let guard = WaiterGuard { hub: app.hub.clone(), user: user.clone(), id: slot.clone() };
-    let deadline = Instant::now() + Duration::from_secs(wait);
-    let resume = move |_timed_out: bool| {
-        drop(guard); // leaves the hub (a no-op when the wake already removed it)
-                     // Ending a session wakes its user's waiters: a revoked one gets 401, not more events.
-        if shared.revoked.is_revoked(&sid, &jti) {
-            return ApiError::unauthenticated().into_response(&rid);
-        }
-        match shared.db.read(|c| after(c, &user, cursor, PAGE).map_err(ApiError::from)) {
-            Ok((events, last)) => answer(events, last),
-            Err(e) => e.into_response(&rid),
-        }
-    };
-    let (wake, placeholder) = net::park(Parked { deadline, resume: Box::new(resume) });
-    if !wake.is_pending() {
-        return Ok(placeholder); // resumed already (outside the connection layer)
-    }
-    let w = wake.clone();
-    let id = app.hub.register(&p.user_id, Box::new(move || w.wake()));
-    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
-    // Look again after registering: an event committed in between is not missed.
-    let (events, _) = read(app)?;
-    if !events.is_empty() {
-        wake.wake();
-    }
-    Ok(placeholder)
-}
-
-/// Removes a long-poll's hub registration when its park resumes or is dropped (client gone).
-struct WaiterGuard {
-    hub: Arc<crate::hub::Hub>,
-    user: String,
-    id: Arc<Mutex<Option<u64>>>,
-}
-
-impl Drop for WaiterGuard {
-    fn drop(&mut self) {
-        if let Some(id) = self.id.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            self.hub.unregister(&self.user, id);
-        }
-    }
+    let user = p.user_id.clone();
+    let look: Look = Box::new(move |app: &App| {
+        let (events, last) = super::page_after(app, &user, cursor)?;
+        Ok(if events.is_empty() { Looked::Nothing(answer(events, last)) } else { Looked::News(answer(events, last)) })
+    });
+    super::wait::wait(app, ctx, &p, Duration::from_secs(wait), look)
 }
