@@ -114,6 +114,11 @@ fn clean(f: &Fields, partial: bool) -> Result<Fields, ApiError> {
 }
 
 /// The user's addresses, newest first (rowid breaks ties within one millisecond).
+/// `GET /me/addresses`: the caller's addresses.
+pub fn list_mine(app: &App, p: &Principal) -> Result<Vec<Address>, ApiError> {
+    app.db.read(|c| list(c, &p.user_id).map_err(ApiError::from))
+}
+
 pub fn list(c: &Connection, user_id: &str) -> rusqlite::Result<Vec<Address>> {
     let mut st =
         c.prepare(&format!("SELECT {COLUMNS} FROM addresses WHERE user_id = ?1 ORDER BY created_at DESC, rowid DESC"))?;

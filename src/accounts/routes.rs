@@ -88,8 +88,7 @@ pub fn logout_all(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
 
 pub fn list_sessions(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
     let p = guard::principal(app, req)?;
-    let items = app.db.read(|c| sessions::list(c, &p, app.now_ms()).map_err(ApiError::from))?;
-    ok(&json!({"items": items, "nextCursor": null}))
+    ok(&json!({"items": sessions::list_mine(app, &p)?, "nextCursor": null}))
 }
 
 pub fn delete_session(app: &App, ctx: &Ctx, req: &Request, params: &Params) -> Result {
@@ -137,8 +136,7 @@ pub fn export(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
 
 pub fn list_addresses(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
     let p = guard::principal(app, req)?;
-    let items = app.db.read(|c| addresses::list(c, &p.user_id).map_err(ApiError::from))?;
-    private(json_response(200, &json!({"items": items, "nextCursor": null})))
+    private(json_response(200, &json!({"items": addresses::list_mine(app, &p)?, "nextCursor": null})))
 }
 
 pub fn create_address(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
@@ -170,7 +168,7 @@ pub fn forget_device(app: &App, _: &Ctx, req: &Request, params: &Params) -> Resu
 
 pub fn get_settings(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
     let p = guard::principal(app, req)?;
-    private(json_response(200, &app.db.read(|c| settings::load(c, &p.user_id).map_err(ApiError::from))?))
+    private(json_response(200, &settings::get(app, &p)?))
 }
 
 pub fn put_settings(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {

@@ -199,6 +199,11 @@ pub struct SessionView {
 }
 
 /// The caller's live sessions, newest first.
+/// `GET /auth/sessions`: the caller's live sessions.
+pub fn list_mine(app: &App, p: &Principal) -> Result<Vec<SessionView>, crate::web::ApiError> {
+    app.db.read(|c| list(c, p, app.now_ms()).map_err(crate::web::ApiError::from))
+}
+
 pub fn list(c: &Connection, p: &Principal, now: i64) -> rusqlite::Result<Vec<SessionView>> {
     let mut st = c.prepare(
         "SELECT id, device, ip, created_at, last_seen_at FROM sessions

@@ -39,6 +39,11 @@ impl Default for Settings {
 }
 
 /// The user's settings, or the defaults when they never saved any (read by notify, which honours them).
+/// `GET /me/notification-settings`: the caller's settings.
+pub fn get(app: &App, p: &Principal) -> Result<Settings, ApiError> {
+    app.db.read(|c| load(c, &p.user_id).map_err(ApiError::from))
+}
+
 pub fn load(c: &Connection, user_id: &str) -> rusqlite::Result<Settings> {
     let p = crate::notify::outbox::prefs(c, user_id)?;
     Ok(Settings {
