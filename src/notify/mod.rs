@@ -7,7 +7,7 @@ pub mod admin_routes;
 pub mod outbox;
 pub mod routes;
 pub mod templates;
-pub mod worker;
+mod worker;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -38,6 +38,23 @@ impl Channel {
             "webhook" => Some(Channel::Webhook),
             _ => None,
         }
+    }
+}
+
+/// The notifier's background work: the delivery worker.
+pub struct Workers {
+    deliveries: worker::Worker,
+}
+
+/// Starts the notifier's threads (the server does, once it serves).
+pub fn start(app: std::sync::Arc<crate::app::App>) -> Workers {
+    Workers { deliveries: worker::Worker::start(app) }
+}
+
+impl Workers {
+    /// Stops after the send in progress (undelivered outbox rows wait for the next start).
+    pub fn stop(self) {
+        self.deliveries.stop();
     }
 }
 
