@@ -4,42 +4,16 @@
 //! (push → SMS → e-mail), ending in a dead-letter list an admin can retry.
 
 pub mod admin_routes;
+mod dispatch;
 pub mod outbox;
 pub mod routes;
 pub mod templates;
 mod worker;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Push,
-    Sms,
-    Email,
-    Webhook,
-}
+pub use crate::channels::Channel;
 
 /// The order external delivery falls back along.
 pub const FALLBACK: [Channel; 3] = [Channel::Push, Channel::Sms, Channel::Email];
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Push => "push",
-            Channel::Sms => "sms",
-            Channel::Email => "email",
-            Channel::Webhook => "webhook",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Channel> {
-        match s {
-            "push" => Some(Channel::Push),
-            "sms" => Some(Channel::Sms),
-            "email" => Some(Channel::Email),
-            "webhook" => Some(Channel::Webhook),
-            _ => None,
-        }
-    }
-}
 
 /// The notifier's background work: the delivery worker.
 pub struct Workers {

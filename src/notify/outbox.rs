@@ -95,7 +95,7 @@ pub fn next_channel(
         let ok = match c {
             Channel::Push => {
                 p.push
-                    && app.config.push.provider != "none"
+                    && app.senders.get(Channel::Push).is_some()
                     && tx
                         .query_row(
                             "SELECT 1 FROM devices WHERE user_id = ?1 AND disabled_at IS NULL LIMIT 1",
@@ -106,7 +106,7 @@ pub fn next_channel(
                         .is_some()
             }
             Channel::Sms => p.sms,
-            Channel::Email => p.email && app.config.email.provider != "none" && user.email.is_some(),
+            Channel::Email => p.email && app.senders.get(Channel::Email).is_some() && user.email.is_some(),
             Channel::Webhook => false,
         };
         if ok {
