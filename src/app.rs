@@ -1,6 +1,6 @@
 //! The application value: built once from a Config, passed by reference to every handler and job.
 
-use crate::channels::{sms, Senders};
+use crate::channels::{codes, Senders};
 use crate::clock::Clock;
 use crate::config::{Cidr, Config};
 use crate::db::{Applied, Db};
@@ -36,8 +36,8 @@ pub struct App {
     pub otp_key: Vec<u8>,
     /// One sender per configured channel and webhook; all send through `outbound`.
     pub senders: Senders,
-    /// SMS sent off the request thread.
-    pub sms_background: sms::Background,
+    /// One-time codes to send off the request thread (see `channels::codes`).
+    pub codes: codes::Queue,
     /// Wakes long-poll waiters and the delivery worker after commits.
     pub hub: Arc<crate::hub::Hub>,
     /// Set once the App is shared, so work that outlives a handler (a parked long-poll's resume)
@@ -79,10 +79,7 @@ impl App {
             tz: crate::tz::BusinessTz::parse(&config.business.timezone)
                 .ok_or("business.timezone is not a known zone")?,
             senders: Senders::from_config(&config, clock.clone())?,
-            sms_background: sms::Background::start(
-                sms::from_config(&config),
-                Outbound::new(clock.clone(), Duration::from_secs(5), Duration::from_secs(15)),
-            ),
+            codes: codes::Queue::default(),
             trusted_proxies: config.trusted_proxies(),
             https: config.server.public_url.starts_with("https://"),
             db,

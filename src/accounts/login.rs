@@ -214,7 +214,7 @@ pub fn forgot(app: &App, ctx: &Ctx, b: PhoneRole) -> Result<(), ApiError> {
     })?;
     if let Some(code) = code {
         let text = format!("{code} is your BuildXpert password reset code. It expires in 5 minutes.");
-        app.sms_background.send(&phone, &text, &ctx.request_id);
+        app.codes.send_later(&phone, &text, &ctx.request_id);
     }
     Ok(())
 }

@@ -181,11 +181,10 @@ pub fn audit(
     )
 }
 
-/// Sends a code by SMS; a provider failure becomes 503 (the stored code stays valid for a resend).
+/// Sends a code by SMS now; a provider failure becomes 503 (the stored code stays valid for a resend).
 pub fn send_code(app: &crate::app::App, phone: &str, text: &str) -> Result<(), ApiError> {
-    use crate::channels::{Channel, Message, SendError};
-    let sms = app.senders.get(Channel::Sms).ok_or_else(|| ApiError::internal("SMS is not configured"))?;
-    match sms.send(&app.outbound, &Message::text(&[phone.to_string()], text)) {
+    use crate::channels::{codes, SendError};
+    match codes::send(&app.senders, &app.outbound, phone, text) {
         Ok(_) => Ok(()),
         Err(SendError::Permanent(e)) => {
             log::warn!("sms: permanent failure sending a code: {e}");

@@ -1,7 +1,7 @@
 //! Delivery channels to the outside world, each speaking its provider's real wire format: SMS
 //! (console or Twilio), push (Expo), e-mail (SMTP) and outgoing operator webhooks (Standard
-//! Webhooks). The HTTP ones go through the outbound client (timeouts, per-provider circuit
-//! breaker); e-mail uses a blocking SMTP client.
+//! Webhooks). The HTTP ones go through the App's one outbound client (timeouts, one circuit
+//! breaker per provider); e-mail uses a blocking SMTP client.
 //!
 //! Every channel is a [`Sender`]: one `send` that takes a [`Message`] and answers [`Sent`] or a
 //! [`SendError`] — permanent ("move on to the next channel") or transient ("try again later").
@@ -12,7 +12,15 @@
 //! a `from_config` that builds it from its config section (`None` when the operator did not pick
 //! it), add one line to [`Senders::from_config`], and a [`Channel`] variant. The fallback order is
 //! the notifier's (`notify::FALLBACK`). A payments gateway can copy the same shape.
+//!
+//! **The one exception to the outbox**: everything a user is told goes through the outbox
+//! (`notify::outbox`) and the delivery worker, with retries. One-time codes do not, because a code
+//! must never be stored in clear and delivery rows are plain text: they go through
+//! [`codes::send`] — in the request (signup, resend), or queued for the App's code thread when
+//! the answer must not depend on whether a code was sent (password reset). Either way the same SMS
+//! sender and the App's single outbound client (so the same Twilio breaker) are used.
 
+pub mod codes;
 pub mod email;
 pub mod push;
 mod senders;

@@ -85,28 +85,3 @@ impl Sender for Twilio {
         }
     }
 }
-
-/// Sends SMS off the request thread (where the answer must not reveal whether one was sent).
-pub struct Background {
-    tx: std::sync::Mutex<std::sync::mpsc::Sender<(String, String, String)>>,
-}
-
-impl Background {
-    pub fn start(sms: Box<dyn Sender>, out: Outbound) -> Background {
-        let (tx, rx) = std::sync::mpsc::channel::<(String, String, String)>();
-        let _ = std::thread::Builder::new().name("sms".into()).spawn(move || {
-            for (to, body, rid) in rx {
-                let _g = crate::web::ctx::RequestIdGuard::set(&rid);
-                if let Err(e) = sms.send(&out, &Message::text(&[to], &body)) {
-                    log::warn!("sms: message not sent: {e}");
-                }
-            }
-        });
-        Background { tx: std::sync::Mutex::new(tx) }
-    }
-
-    pub fn send(&self, to: &str, body: &str, request_id: &str) {
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = tx.send((to.to_string(), body.to_string(), request_id.to_string()));
-    }
-}

@@ -12,23 +12,40 @@ mod worker;
 
 pub use crate::channels::Channel;
 
+use crate::app::App;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
 /// The order external delivery falls back along.
 pub const FALLBACK: [Channel; 3] = [Channel::Push, Channel::Sms, Channel::Email];
 
-/// The notifier's background work: the delivery worker.
+/// The notifier's threads: the delivery worker and the one-time-code sender.
 pub struct Workers {
     deliveries: worker::Worker,
+    codes: Option<JoinHandle<()>>,
+    app: Arc<App>,
 }
 
 /// Starts the notifier's threads (the server does, once it serves).
-pub fn start(app: std::sync::Arc<crate::app::App>) -> Workers {
-    Workers { deliveries: worker::Worker::start(app) }
+pub fn start(app: Arc<App>) -> Workers {
+    let deliveries = worker::Worker::start(app.clone());
+    let a = app.clone();
+    let codes = std::thread::Builder::new()
+        .name("sms".into())
+        .spawn(move || a.codes.run(&a.senders, &a.outbound))
+        .map_err(|e| log::error!("cannot start the code sender: {e}"))
+        .ok();
+    Workers { deliveries, codes, app }
 }
 
 impl Workers {
-    /// Stops after the send in progress (undelivered outbox rows wait for the next start).
+    /// Stops both after the send in progress (undelivered outbox rows wait for the next start).
     pub fn stop(self) {
+        self.app.codes.close();
         self.deliveries.stop();
+        if let Some(h) = self.codes {
+            let _ = h.join();
+        }
     }
 }
 
