@@ -308,5 +308,5 @@ fn password_notice(tx: &rusqlite::Transaction, app: &App, user_id: &str) -> Resu
         "title": "Password changed",
         "body": "your BuildXpert password was just changed. If this was not you, reset it now.",
     });
-    crate::notify::outbox::notify(tx, app, user_id, "account.password_changed", data).map(|_| ())
+    crate::notify::outbox::notify(tx, app, user_id, super::notices::PASSWORD_CHANGED, data).map(|_| ())
 }

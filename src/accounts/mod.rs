@@ -12,6 +12,7 @@ pub mod lockout;
 pub mod login;
 pub mod me;
 pub mod me_routes;
+pub mod notices;
 pub mod otp;
 
 pub mod phone;

@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod create;
 pub mod earnings;
 pub mod jobs;
+pub mod notices;
 pub mod ratings;
 pub mod reports;
 pub mod routes;

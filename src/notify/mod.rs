@@ -2,15 +2,20 @@
 //! event and the external delivery in the same transaction as the event (the outbox), so none is
 //! lost if the process dies. A worker sends deliveries with retries, backoff and channel fallback
 //! (push → SMS → e-mail), ending in a dead-letter list an admin can retry.
+//!
+//! The generic machinery lives here (categories and preferences, the outbox, delivery, the
+//! inbox); the kinds of notification belong to the features that send them (see [`kind`]).
 
 pub mod admin_routes;
 mod dispatch;
+pub mod kind;
 pub mod outbox;
 pub mod routes;
-pub mod templates;
+pub mod unowned;
 mod worker;
 
 pub use crate::channels::Channel;
+pub use kind::{Category, Facts, Kind, Texts};
 
 use crate::app::App;
 use std::sync::Arc;
