@@ -1,6 +1,6 @@
 //! The application value: built once from a Config, passed by reference to every handler and job.
 
-use crate::channels::sms::Sms;
+use crate::channels::{codes, Senders};
 use crate::clock::Clock;
 use crate::config::{Cidr, Config};
 use crate::db::{Applied, Db};
@@ -40,15 +40,12 @@ pub struct App {
     pub revoked: Revocations,
     /// Key for hashing one-time codes (derived from the JWT secret).
     pub otp_key: Vec<u8>,
-    pub sms: Sms,
-    /// SMS sent off the request thread.
-    pub sms_background: crate::channels::sms::Background,
+    /// One sender per configured channel and webhook; all send through `outbound`.
+    pub senders: Senders,
+    /// One-time codes to send off the request thread (see `channels::codes`).
+    pub codes: codes::Queue,
     /// Wakes long-poll waiters and the delivery worker after commits.
     pub hub: Arc<crate::hub::Hub>,
-    /// Expo push, when `push.provider = "expo"`.
-    pub push: Option<crate::channels::push::Expo>,
-    /// SMTP, when `email.provider = "smtp"`.
-    pub mailer: Option<crate::channels::email::Mailer>,
     /// Set once the App is shared, so work that outlives a handler (a parked long-poll's resume)
     /// can hold it.
     me: OnceLock<std::sync::Weak<App>>,
@@ -81,14 +78,8 @@ impl App {
             me: OnceLock::new(),
             tz: crate::tz::BusinessTz::parse(&config.business.timezone)
                 .ok_or("business.timezone is not a known zone")?,
-            push: crate::channels::push::Expo::from_config(&config),
-            mailer: crate::channels::email::Mailer::from_config(&config)
-                .map_err(|e| format!("email.smtp: {}", e.message()))?,
-            sms: Sms::from_config(&config),
-            sms_background: crate::channels::sms::Background::start(
-                Sms::from_config(&config),
-                Outbound::new(clock.clone(), Duration::from_secs(5), Duration::from_secs(15)),
-            ),
+            senders: Senders::from_config(&config, clock.clone())?,
+            codes: codes::Queue::default(),
             trusted_proxies: config.trusted_proxies(),
             https: config.server.public_url.starts_with("https://"),
             db,

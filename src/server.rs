@@ -29,7 +29,7 @@ pub struct Running {
     shutdown: ShutdownHandle,
     net_thread: Option<JoinHandle<()>>,
     runner: Option<Runner>,
-    deliveries: Option<crate::notify::worker::Worker>,
+    notifier: Option<crate::notify::Workers>,
     _lock: DataLock,
 }
 
@@ -39,7 +39,7 @@ impl Running {
     }
 
     /// Graceful stop: no new connections, in-flight requests finish (bounded by
-    /// `server.shutdown_grace_ms`), jobs stop, the WAL is checkpointed, the data lock released.
+    /// `server.shutdown_grace_ms`), jobs and the notifier stop, the WAL is checkpointed, the data lock released.
     pub fn shutdown(mut self) {
         self.shutdown.shutdown();
         if let Some(t) = self.net_thread.take() {
@@ -48,8 +48,8 @@ impl Running {
         if let Some(r) = self.runner.take() {
             r.stop();
         }
-        if let Some(w) = self.deliveries.take() {
-            w.stop();
+        if let Some(n) = self.notifier.take() {
+            n.stop();
         }
         if let Err(e) = self.app.db.checkpoint() {
             log::warn!("final checkpoint failed: {e}");
@@ -122,7 +122,7 @@ pub fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, String> {
         .spawn(move || server.run())
         .map_err(|e| format!("cannot start the connection thread: {e}"))?;
     let runner = Runner::start(app.clone(), crate::jobs::all(&app), app.jobs.clone());
-    let deliveries = crate::notify::worker::Worker::start(app.clone());
+    let notifier = crate::notify::start(app.clone());
     log::info!("listening on http://{addr}");
     Ok(Running {
         addr,
@@ -131,7 +131,7 @@ pub fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, String> {
         shutdown,
         net_thread: Some(net_thread),
         runner: Some(runner),
-        deliveries: Some(deliveries),
+        notifier: Some(notifier),
         _lock: lock,
     })
 }

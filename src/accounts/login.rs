@@ -216,7 +216,7 @@ pub fn forgot(app: &App, ctx: &Ctx, b: PhoneRole) -> Result<(), ApiError> {
     })?;
     if let Some(code) = code {
         let text = format!("{code} is your BuildXpert password reset code. It expires in 5 minutes.");
-        app.sms_background.send(&phone, &text, &ctx.request_id);
+        app.codes.send_later(&phone, &text, &ctx.request_id);
     }
     Ok(())
 }
@@ -310,5 +310,5 @@ fn password_notice(tx: &rusqlite::Transaction, app: &App, user_id: &str) -> Resu
         "title": "Password changed",
         "body": "your BuildXpert password was just changed. If this was not you, reset it now.",
     });
-    crate::notify::outbox::notify(tx, app, user_id, "account.password_changed", data).map(|_| ())
+    crate::notify::outbox::notify(tx, app, user_id, super::notices::PASSWORD_CHANGED, data).map(|_| ())
 }

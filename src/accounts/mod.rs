@@ -10,7 +10,7 @@ pub mod devices;
 pub mod lockout;
 pub mod login;
 pub mod me;
-
+pub mod notices;
 pub mod otp;
 
 pub mod phone;
@@ -155,10 +155,10 @@ pub fn parse_role(s: &str, allow_admin: bool) -> Result<Role, ApiError> {
     }
 }
 
-/// Sends a code by SMS; a provider failure becomes 503 (the stored code stays valid for a resend).
+/// Sends a code by SMS now; a provider failure becomes 503 (the stored code stays valid for a resend).
 pub fn send_code(app: &crate::app::App, phone: &str, text: &str) -> Result<(), ApiError> {
-    use crate::channels::sms::SendError;
-    match app.sms.send(&app.outbound, phone, text) {
+    use crate::channels::{codes, SendError};
+    match codes::send(&app.senders, &app.outbound, phone, text) {
         Ok(_) => Ok(()),
         Err(SendError::Permanent(e)) => {
             log::warn!("sms: permanent failure sending a code: {e}");

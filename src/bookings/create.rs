@@ -158,7 +158,7 @@ pub fn create(app: &App, p: &Principal, b: NewBooking) -> Result<BookingView, Ap
         let booking = super::find(tx, &id)?.ok_or_else(|| ApiError::internal("inserted booking not found"))?;
         let view = views::view(tx, &booking)?;
         let facts = super::facts(tx, &booking, &customer.id, None)?;
-        outbox::notify(tx, app, &booking.provider_id, "booking.created", facts)?;
+        outbox::notify(tx, app, &booking.provider_id, super::notices::CREATED, facts)?;
         outbox::event(
             tx,
             app,

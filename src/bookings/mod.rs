@@ -10,6 +10,7 @@
 pub mod calendar;
 pub mod create;
 pub mod earnings;
+pub mod notices;
 pub mod ratings;
 pub mod reports;
 pub mod routes;

@@ -6,9 +6,9 @@
 //!   the notification, so a restart never repeats one. A booking accepted less than 2 hours ahead
 //!   only gets the 2-hour reminder.
 
-use super::{views, Booking, Status, COLUMNS};
+use super::{notices, views, Booking, Status, COLUMNS};
 use crate::app::App;
-use crate::notify::outbox;
+use crate::notify::{outbox, Kind};
 use crate::web::ApiError;
 use rusqlite::params;
 use serde_json::json;
@@ -42,7 +42,7 @@ pub fn expire(app: &App) -> Result<usize, ApiError> {
                 let after = super::find(tx, &b.id)?.ok_or_else(ApiError::not_found)?;
                 let view = views::view(tx, &after)?;
                 let facts = super::facts(tx, &after, &b.provider_id, None)?;
-                outbox::notify(tx, app, &b.customer_id, "booking.expired", facts)?;
+                outbox::notify(tx, app, &b.customer_id, notices::EXPIRED, facts)?;
                 outbox::event(tx, app, &[&b.customer_id, &b.provider_id], "booking.updated", &json!({"booking": view}))?;
             }
             Ok::<_, ApiError>(due.len())
@@ -83,10 +83,10 @@ impl Reminder {
         }
     }
 
-    fn kind(self) -> &'static str {
+    fn kind(self) -> Kind {
         match self {
-            Reminder::DayBefore => "reminder.day_before",
-            Reminder::TwoHours => "reminder.two_hours",
+            Reminder::DayBefore => notices::DAY_BEFORE,
+            Reminder::TwoHours => notices::TWO_HOURS,
         }
     }
 }

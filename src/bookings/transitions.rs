@@ -9,9 +9,9 @@
 //! partial unique index `bookings_one_taken_per_slot` decides between concurrent accepts.
 
 use super::views::{self, BookingView};
-use super::{Booking, Party, Status, MAX_REASON};
+use super::{notices, Booking, Party, Status, MAX_REASON};
 use crate::app::App;
-use crate::notify::outbox;
+use crate::notify::{outbox, Kind};
 use crate::web::auth::Principal;
 use crate::web::ApiError;
 use rusqlite::params;
@@ -40,19 +40,19 @@ pub struct Rule {
     pub from: &'static [Status],
     pub to: Status,
     pub reason_required: bool,
-    pub kind: &'static str,
+    pub kind: Kind,
 }
 
 pub fn rule(action: Action, party: Party) -> Option<Rule> {
     use Status::*;
     let r = |from: &'static [Status], to, reason_required, kind| Some(Rule { from, to, reason_required, kind });
     match (action, party) {
-        (Action::Accept, Party::Provider) => r(&[Pending], Accepted, false, "booking.accepted"),
-        (Action::Reject, Party::Provider) => r(&[Pending], Rejected, true, "booking.rejected"),
-        (Action::Start, Party::Provider) => r(&[Accepted], InProgress, false, "booking.started"),
-        (Action::Complete, Party::Provider) => r(&[Accepted, InProgress], Completed, false, "booking.completed"),
-        (Action::Cancel, Party::Customer) => r(&[Pending, Accepted], Cancelled, false, "booking.cancelled"),
-        (Action::Cancel, Party::Provider) => r(&[Accepted], Cancelled, true, "booking.cancelled"),
+        (Action::Accept, Party::Provider) => r(&[Pending], Accepted, false, notices::ACCEPTED),
+        (Action::Reject, Party::Provider) => r(&[Pending], Rejected, true, notices::REJECTED),
+        (Action::Start, Party::Provider) => r(&[Accepted], InProgress, false, notices::STARTED),
+        (Action::Complete, Party::Provider) => r(&[Accepted, InProgress], Completed, false, notices::COMPLETED),
+        (Action::Cancel, Party::Customer) => r(&[Pending, Accepted], Cancelled, false, notices::CANCELLED),
+        (Action::Cancel, Party::Provider) => r(&[Accepted], Cancelled, true, notices::CANCELLED),
         _ => None,
     }
 }

@@ -35,7 +35,7 @@ pub fn activate_listing(tx: &Transaction, app: &App, listing_id: &str, days: i64
         tx,
         app,
         &row.provider_id,
-        "listing.activated",
+        super::notices::ACTIVATED,
         json!({"listingId": listing_id, "category": row.category.name, "activeUntil": rfc3339(until)}),
     )?;
     load(tx, listing_id, currency)

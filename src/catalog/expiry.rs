@@ -43,7 +43,7 @@ pub fn expire(app: &App) -> Result<usize, ApiError> {
                 tx.execute("UPDATE listings SET status = 'expired', updated_at = ?2 WHERE id = ?1", params![id, now])?;
                 if !deleted {
                     let data = json!({"listingId": id, "category": category, "activeUntil": rfc3339(*until)});
-                    outbox::notify(tx, app, provider, "listing.expired", data)?;
+                    outbox::notify(tx, app, provider, super::notices::EXPIRED, data)?;
                 }
             }
             Ok::<_, ApiError>(rows.len())
@@ -76,7 +76,7 @@ pub fn warn(app: &App) -> Result<usize, ApiError> {
                     params![id, now],
                 )?;
                 let data = json!({"listingId": id, "category": category, "activeUntil": rfc3339(*until)});
-                outbox::notify(tx, app, provider, "listing.expiring", data)?;
+                outbox::notify(tx, app, provider, super::notices::EXPIRING, data)?;
             }
             Ok::<_, ApiError>(rows.len())
         })?;

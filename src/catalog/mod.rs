@@ -11,6 +11,7 @@ pub mod expiry;
 pub mod fields;
 pub mod listings;
 pub mod money;
+pub mod notices;
 pub mod routes;
 pub mod search;
 

@@ -3,8 +3,9 @@
 //! `starttls` (upgrade on the submission port, refusing to continue unencrypted) or `tls`
 //! (implicit TLS, the submissions port). Messages are multipart/alternative, plain text + HTML.
 
-use super::SendError;
+use super::{single, Channel, SendError, Sender, Sent};
 use crate::config::{Config, Smtp};
+use crate::outbound::Outbound;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Message, SmtpTransport, Transport};
@@ -73,6 +74,26 @@ impl Mailer {
         self.transport.send(&message).map_err(classify)?;
         Ok(message_id)
     }
+}
+
+/// The title is the subject; the HTML part is the body as one paragraph. SMTP needs no outbound
+/// HTTP client.
+impl Sender for Mailer {
+    fn channel(&self) -> Channel {
+        Channel::Email
+    }
+
+    fn send(&self, _: &Outbound, msg: &super::Message) -> Result<Sent, SendError> {
+        let to = single(msg, "e-mail address")?;
+        let html = format!("<p>{}</p>", html_escape(msg.body));
+        Mailer::send(self, to, msg.title, msg.body, &html).map(Sent::new)
+    }
+}
+
+/// The texts are one line already (notification templates); the HTML part also needs markup
+/// escaped.
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 /// `<32 random hex digits@domain>`; falls back to the clock if the OS has no randomness to give.

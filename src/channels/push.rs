@@ -3,7 +3,7 @@
 //! per message, in order; a ticket is either accepted (with a receipt id) or an error such as
 //! `DeviceNotRegistered` (stop sending to that token).
 
-use super::{from_out_error, SendError};
+use super::{from_out_error, Channel, Message, SendError, Sender, Sent};
 use crate::config::Config;
 use crate::outbound::{join_url, Body, Outbound};
 
@@ -107,6 +107,45 @@ impl Expo {
                 None => PushOutcome::Failed(SendError::Transient("Expo returned no ticket for this message".into())),
             })
             .collect())
+    }
+}
+
+/// One notification to every device of a user, in one batch. Sent when any device accepted it
+/// (the reference lists the receipt ids); otherwise the first device's error, or permanent when
+/// every token was unregistered. Unregistered tokens are handed to `msg.forget` either way.
+impl Sender for Expo {
+    fn channel(&self) -> Channel {
+        Channel::Push
+    }
+
+    fn send(&self, out: &Outbound, msg: &Message) -> Result<Sent, SendError> {
+        let msgs: Vec<PushMessage> = msg
+            .to
+            .iter()
+            .map(|t| PushMessage {
+                to: t.clone(),
+                title: msg.title.into(),
+                body: msg.body.into(),
+                data: msg.data.clone(),
+            })
+            .collect();
+        let outcomes = self.send_batch(out, &msgs)?;
+        let mut receipts = Vec::new();
+        let mut first_error = None;
+        for (token, o) in msg.to.iter().zip(outcomes) {
+            match o {
+                PushOutcome::Sent { ticket_id } => receipts.push(ticket_id),
+                PushOutcome::DeviceNotRegistered => (msg.forget)(token),
+                PushOutcome::Failed(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match (receipts.is_empty(), first_error) {
+            (false, _) => Ok(Sent::new(receipts.join(","))),
+            (true, Some(e)) => Err(e),
+            (true, None) => Err(SendError::Permanent("DeviceNotRegistered on every device".into())),
+        }
     }
 }
 

@@ -3,13 +3,16 @@
 //! attempt) and `webhook-signature` (`v1,<base64 HMAC-SHA256>` over `"{id}.{timestamp}.{body}"`,
 //! keyed with the base64-decoded bytes of the `whsec_…` secret). Body: `{type, timestamp, data}`.
 
-use super::{from_out_error, SendError};
+use super::{from_out_error, Channel, Message, SendError, Sender, Sent};
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::outbound::{Body, Outbound};
 use base64::alphabet;
 use base64::engine::{general_purpose, DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use std::sync::Arc;
 
 const SECRET_PREFIX: &str = "whsec_";
 
@@ -18,6 +21,37 @@ const LENIENT_B64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::STANDARD,
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
+
+/// One configured `[[webhooks]]` endpoint. The message body is the payload, its id the
+/// `webhook-id`; the timestamp is this attempt's.
+pub struct Endpoint {
+    url: String,
+    secret: String,
+    clock: Arc<dyn Clock>,
+}
+
+/// A sender per `[[webhooks]]` table, in config order.
+pub fn from_config(c: &Config, clock: Arc<dyn Clock>) -> Vec<Endpoint> {
+    c.webhooks.iter().map(|h| Endpoint { url: h.url.clone(), secret: h.secret.clone(), clock: clock.clone() }).collect()
+}
+
+impl Endpoint {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Sender for Endpoint {
+    fn channel(&self) -> Channel {
+        Channel::Webhook
+    }
+
+    /// The reference is `http <status>`.
+    fn send(&self, out: &Outbound, msg: &Message) -> Result<Sent, SendError> {
+        let status = deliver(out, &self.url, &self.secret, msg.id, self.clock.now_secs(), msg.body)?;
+        Ok(Sent::new(format!("http {status}")))
+    }
+}
 
 /// The `webhook-signature` value `v1,<base64(HMAC-SHA256(key, "{msg_id}.{timestamp}.{body}"))>`.
 /// `secret` is `whsec_<base64>` (the prefix is optional, as in the reference libraries).

@@ -2,41 +2,54 @@
 //! event and the external delivery in the same transaction as the event (the outbox), so none is
 //! lost if the process dies. A worker sends deliveries with retries, backoff and channel fallback
 //! (push → SMS → e-mail), ending in a dead-letter list an admin can retry.
+//!
+//! The generic machinery lives here (categories and preferences, the outbox, delivery, the
+//! inbox); the kinds of notification belong to the features that send them (see [`kind`]).
 
 pub mod admin_routes;
+mod dispatch;
+pub mod kind;
 pub mod outbox;
 pub mod routes;
-pub mod templates;
-pub mod worker;
+pub mod unowned;
+mod worker;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Push,
-    Sms,
-    Email,
-    Webhook,
-}
+pub use crate::channels::Channel;
+pub use kind::{Category, Facts, Kind, Texts};
+
+use crate::app::App;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 /// The order external delivery falls back along.
 pub const FALLBACK: [Channel; 3] = [Channel::Push, Channel::Sms, Channel::Email];
 
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Push => "push",
-            Channel::Sms => "sms",
-            Channel::Email => "email",
-            Channel::Webhook => "webhook",
-        }
-    }
+/// The notifier's threads: the delivery worker and the one-time-code sender.
+pub struct Workers {
+    deliveries: worker::Worker,
+    codes: Option<JoinHandle<()>>,
+    app: Arc<App>,
+}
 
-    pub fn parse(s: &str) -> Option<Channel> {
-        match s {
-            "push" => Some(Channel::Push),
-            "sms" => Some(Channel::Sms),
-            "email" => Some(Channel::Email),
-            "webhook" => Some(Channel::Webhook),
-            _ => None,
+/// Starts the notifier's threads (the server does, once it serves).
+pub fn start(app: Arc<App>) -> Workers {
+    let deliveries = worker::Worker::start(app.clone());
+    let a = app.clone();
+    let codes = std::thread::Builder::new()
+        .name("sms".into())
+        .spawn(move || a.codes.run(&a.senders, &a.outbound))
+        .map_err(|e| log::error!("cannot start the code sender: {e}"))
+        .ok();
+    Workers { deliveries, codes, app }
+}
+
+impl Workers {
+    /// Stops both after the send in progress (undelivered outbox rows wait for the next start).
+    pub fn stop(self) {
+        self.app.codes.close();
+        self.deliveries.stop();
+        if let Some(h) = self.codes {
+            let _ = h.join();
         }
     }
 }

@@ -2,8 +2,7 @@
 //! notification, its `notification.created` event and the first external delivery; [`event`]
 //! records a real-time event for users and the operator-webhook deliveries it matches.
 
-use super::templates::{self, Category};
-use super::{Channel, FALLBACK};
+use super::{Category, Channel, Kind, Texts, FALLBACK};
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::events;
@@ -95,7 +94,7 @@ pub fn next_channel(
         let ok = match c {
             Channel::Push => {
                 p.push
-                    && app.config.push.provider != "none"
+                    && app.senders.get(Channel::Push).is_some()
                     && tx
                         .query_row(
                             "SELECT 1 FROM devices WHERE user_id = ?1 AND disabled_at IS NULL LIMIT 1",
@@ -106,7 +105,7 @@ pub fn next_channel(
                         .is_some()
             }
             Channel::Sms => p.sms,
-            Channel::Email => p.email && app.config.email.provider != "none" && user.email.is_some(),
+            Channel::Email => p.email && app.senders.get(Channel::Email).is_some() && user.email.is_some(),
             Channel::Webhook => false,
         };
         if ok {
@@ -136,26 +135,26 @@ pub fn queue(
     Ok(id)
 }
 
-/// Notifies `user_id` of `kind` (texts from the templates): in-app always, externally when the
-/// kind's category is enabled. Call inside the business transaction.
+/// Notifies `user_id` of `kind` (with the facts in `data`, as its texts expect): in-app always,
+/// externally when the kind's category is enabled. Call inside the business transaction.
 pub fn notify(
     tx: &Transaction,
     app: &App,
     user_id: &str,
-    kind: &str,
+    kind: Kind,
     data: Value,
 ) -> Result<NotificationView, ApiError> {
     let user = super::recipient(tx, user_id)?.ok_or_else(|| ApiError::internal("notify: no such user"))?;
     let now = app.now_ms();
-    let (title, body) = templates::render(kind, &user.full_name, &data);
+    let Texts { title, body } = kind.texts(&user.full_name, &data);
     let id = new_id("ntf");
     tx.execute(
         "INSERT INTO notifications (id, user_id, kind, title, body, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id, user_id, kind, title, body, data.to_string(), now],
+        params![id, user_id, kind.name, title, body, data.to_string(), now],
     )?;
     let view = NotificationView {
         id: id.clone(),
-        kind: kind.into(),
+        kind: kind.name.into(),
         title,
         body,
         data,
@@ -163,7 +162,7 @@ pub fn notify(
         created_at: rfc3339(now),
     };
     event(tx, app, &[user_id], "notification.created", &json!({"notification": view}))?;
-    if wants(&prefs(tx, user_id)?, templates::category(kind)) {
+    if wants(&prefs(tx, user_id)?, kind.category) {
         if let Some(c) = next_channel(tx, app, &user, None)? {
             queue(tx, Some(&id), Some(user_id), c, "", "{}", now)?;
         }

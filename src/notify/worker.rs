@@ -7,10 +7,8 @@
 use super::outbox::next_channel;
 use super::Channel;
 use crate::app::App;
-use crate::channels::push::{PushMessage, PushOutcome};
-use crate::channels::SendError;
 use crate::db::DbError;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -21,19 +19,22 @@ pub const LEASE_MS: i64 = 120_000;
 const BATCH: i64 = 20;
 const MAX_BACKOFF_MS: i64 = 6 * 3600 * 1000;
 
+/// A delivery this worker holds the lease on.
 #[derive(Debug, Clone)]
-struct Claimed {
-    id: String,
-    notification_id: Option<String>,
-    user_id: Option<String>,
-    channel: Channel,
-    target: String,
-    payload: String,
+pub(super) struct Claimed {
+    pub id: String,
+    pub notification_id: Option<String>,
+    pub user_id: Option<String>,
+    pub channel: Channel,
+    /// A webhook's URL; empty for a user's channel.
+    pub target: String,
+    /// A webhook's signed body; `{}` for a user's channel.
+    pub payload: String,
     attempts: i64,
 }
 
 #[derive(Debug)]
-enum Outcome {
+pub(super) enum Outcome {
     Sent(String),
     Transient(String),
     Permanent(String),
@@ -86,127 +87,6 @@ fn claim(app: &App, now: i64) -> Result<Vec<Claimed>, DbError> {
         }
         Ok(rows)
     })
-}
-
-fn classify(e: SendError) -> Outcome {
-    if e.is_permanent() {
-        Outcome::Permanent(e.message().to_string())
-    } else {
-        Outcome::Transient(e.message().to_string())
-    }
-}
-
-fn send(app: &App, d: &Claimed) -> Outcome {
-    if d.channel == Channel::Webhook {
-        let Some(hook) = app.config.webhooks.iter().find(|h| h.url == d.target) else {
-            return Outcome::Permanent("the webhook is no longer configured".into());
-        };
-        return match crate::channels::webhook::deliver(
-            &app.outbound,
-            &hook.url,
-            &hook.secret,
-            &d.id,
-            app.clock.now_secs(),
-            &d.payload,
-        ) {
-            Ok(status) => Outcome::Sent(format!("http {status}")),
-            Err(e) => classify(e),
-        };
-    }
-    let loaded = app.db.read(|c| {
-        let user = match &d.user_id {
-            Some(u) => super::recipient(c, u)?,
-            None => None,
-        };
-        let note: Option<(String, String, String)> = match &d.notification_id {
-            Some(n) => c
-                .query_row("SELECT title, body, data FROM notifications WHERE id = ?1", [n], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .optional()?,
-            None => None,
-        };
-        Ok::<_, DbError>((user, note))
-    });
-    let (Some(user), Some((title, body, data))) = (match loaded {
-        Ok(v) => v,
-        Err(e) => return Outcome::Transient(e.to_string()),
-    }) else {
-        return Outcome::Permanent("the user or notification no longer exists".into());
-    };
-    if user.deleted {
-        return Outcome::Permanent("the account was deleted".into());
-    }
-    match d.channel {
-        Channel::Sms => match app.sms.send(&app.outbound, &user.phone, &format!("{title}: {body}")) {
-            Ok(id) => Outcome::Sent(id),
-            Err(e) => classify(e),
-        },
-        Channel::Email => {
-            let (Some(mailer), Some(to)) = (&app.mailer, &user.email) else {
-                return Outcome::Permanent("e-mail is not configured for this user".into());
-            };
-            let html = format!("<p>{}</p>", html_escape(&body));
-            match mailer.send(to, &title, &body, &html) {
-                Ok(id) => Outcome::Sent(id),
-                Err(e) => classify(e),
-            }
-        }
-        Channel::Push => send_push(app, &user.id, &title, &body, &data),
-        Channel::Webhook => Outcome::Permanent("unreachable".into()),
-    }
-}
-
-fn send_push(app: &App, user_id: &str, title: &str, body: &str, data: &str) -> Outcome {
-    let Some(expo) = &app.push else { return Outcome::Permanent("push is not configured".into()) };
-    let tokens: Vec<String> = match app.db.read(|c| {
-        let mut st = c.prepare("SELECT push_token FROM devices WHERE user_id = ?1 AND disabled_at IS NULL")?;
-        let r = st.query_map([user_id], |r| r.get(0))?;
-        Ok::<_, DbError>(r.collect::<Result<Vec<String>, _>>()?)
-    }) {
-        Ok(t) => t,
-        Err(e) => return Outcome::Transient(e.to_string()),
-    };
-    if tokens.is_empty() {
-        return Outcome::Permanent("no registered device".into());
-    }
-    let data: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
-    let msgs: Vec<PushMessage> = tokens
-        .iter()
-        .map(|t| PushMessage { to: t.clone(), title: title.into(), body: body.into(), data: data.clone() })
-        .collect();
-    let outcomes = match expo.send_batch(&app.outbound, &msgs) {
-        Ok(o) => o,
-        Err(e) => return classify(e),
-    };
-    let now = app.now_ms();
-    let mut sent = Vec::new();
-    let mut first_error = None;
-    for (token, o) in tokens.iter().zip(outcomes) {
-        match o {
-            PushOutcome::Sent { ticket_id } => sent.push(ticket_id),
-            PushOutcome::DeviceNotRegistered => {
-                // The app was uninstalled or the token rotated: stop sending to it.
-                let _ = app.db.write(|tx| {
-                    tx.execute("UPDATE devices SET disabled_at = ?2 WHERE push_token = ?1", params![token, now])
-                        .map_err(DbError::from)
-                });
-            }
-            PushOutcome::Failed(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    match (sent.is_empty(), first_error) {
-        (false, _) => Outcome::Sent(sent.join(",")),
-        (true, Some(e)) => classify(e),
-        (true, None) => Outcome::Permanent("DeviceNotRegistered on every device".into()),
-    }
-}
-
-/// The texts are one line already (templates); the HTML part also needs markup escaped.
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 fn record(app: &App, d: &Claimed, outcome: Outcome) -> Result<(), DbError> {
@@ -272,7 +152,7 @@ pub fn run_once(app: &App) -> usize {
             return handled;
         }
         for d in &batch {
-            let outcome = send(app, d);
+            let outcome = super::dispatch::send(app, d);
             if let Err(e) = record(app, d, outcome) {
                 log::error!("delivery worker: cannot record {}: {e}", d.id);
             }

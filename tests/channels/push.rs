@@ -176,3 +176,32 @@ fn expo_empty_batch_sends_nothing() {
     assert_eq!(Expo::new(&fake.url, "").send_batch(&outbound(), &[]).unwrap(), vec![]);
     assert!(fake.received().is_empty());
 }
+
+/// As a `Sender`, one notification goes to every device in one request: sent if any device took
+/// it, unregistered tokens are handed back to be forgotten whatever the outcome.
+#[test]
+fn expo_as_a_sender_batches_devices_and_hands_back_unregistered_tokens() {
+    use buildxpert::channels::{Message, Sender};
+    use std::cell::RefCell;
+    let fake = FakeServer::start(|rec, _| expo_tickets(rec));
+    let expo = Expo::new(&fake.url, "");
+    let token = |t: &str| format!("ExponentPushToken[{t}]");
+    let send = |to: &[String]| {
+        let gone = RefCell::new(Vec::new());
+        let forget = |t: &str| gone.borrow_mut().push(t.to_string());
+        let data = json!({"bookingId": "bk_1"});
+        let m = Message { id: "dlv_1", to, title: "Booking", body: "Confirmed", data: &data, forget: &forget };
+        let r = expo.send(&outbound(), &m);
+        (r, gone.into_inner())
+    };
+    let (r, gone) = send(&[token("good"), token("gone")]);
+    assert_eq!(r.unwrap().reference, "rcpt-good");
+    assert_eq!(gone, vec![token("gone")]);
+    let (r, gone) = send(&[token("gone"), token("rate")]);
+    assert!(matches!(r, Err(SendError::Transient(_))), "no device took it: the first device's error");
+    assert_eq!(gone, vec![token("gone")], "forgotten even though the send failed");
+    let (r, _) = send(&[token("gone")]);
+    assert!(r.unwrap_err().is_permanent(), "every token unregistered");
+    assert_eq!(fake.received().len(), 3, "one request per notification");
+    assert_eq!(fake.received()[0].json()[1]["data"]["bookingId"], "bk_1");
+}

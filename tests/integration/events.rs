@@ -141,7 +141,13 @@ fn a_failing_business_transaction_leaves_no_notification_event_or_delivery() {
         count("SELECT COUNT(*) FROM deliveries"),
     );
     let r: Result<(), buildxpert::web::ApiError> = app.app().db.write(|tx| {
-        outbox::notify(tx, app.app(), &a.user_id, "booking.accepted", json!({"category": "Plumber"}))?;
+        outbox::notify(
+            tx,
+            app.app(),
+            &a.user_id,
+            buildxpert::bookings::notices::ACCEPTED,
+            json!({"category": "Plumber"}),
+        )?;
         outbox::event(tx, app.app(), &[&a.user_id], "booking.updated", &json!({}))?;
         Err(buildxpert::web::ApiError::conflict("slot_unavailable", "the business rule failed after the outbox writes"))
     });

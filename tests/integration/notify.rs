@@ -59,7 +59,7 @@ fn the_inbox_lists_counts_and_marks_read_only_the_callers_notifications() {
                 tx,
                 app.app(),
                 &a.user_id,
-                "booking.accepted",
+                buildxpert::bookings::notices::ACCEPTED,
                 json!({"category": "Plumber", "otherName": "Ravi"}),
             )
         })
@@ -280,7 +280,15 @@ fn channel_preferences_are_honoured() {
     change_password(&app, &a);
     app.app()
         .db
-        .write(|tx| buildxpert::notify::outbox::notify(tx, app.app(), &a.user_id, "booking.accepted", json!({})))
+        .write(|tx| {
+            buildxpert::notify::outbox::notify(
+                tx,
+                app.app(),
+                &a.user_id,
+                buildxpert::bookings::notices::ACCEPTED,
+                json!({}),
+            )
+        })
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(deliveries(&app).is_empty(), "SMS off and no other channel: in-app only");
