@@ -10,7 +10,6 @@ pub fn router() -> Router<Handler> {
     crate::catalog::routes::register(&mut r);
     crate::bookings::routes::register(&mut r);
     crate::notify::routes::register(&mut r);
-    crate::notify::admin_routes::register(&mut r);
     crate::events::routes::register(&mut r);
     r
 }

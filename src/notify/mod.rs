@@ -6,8 +6,9 @@
 //! The generic machinery lives here (categories and preferences, the outbox, delivery, the
 //! inbox); the kinds of notification belong to the features that send them (see [`kind`]).
 
-pub mod admin_routes;
+pub mod dead_letters;
 mod dispatch;
+pub mod inbox;
 pub mod kind;
 pub mod outbox;
 pub mod routes;
