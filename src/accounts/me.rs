@@ -1,9 +1,10 @@
 //! The caller's own profile: read, update, delete (anonymise) and export everything stored about them.
 
-use super::{addresses, check_email, check_name, current_user, devices, sessions, settings, UserView};
+use super::{addresses, check_email, check_name, current_user, sessions, UserView};
 use crate::app::App;
 use crate::audit;
 use crate::clock::rfc3339;
+use crate::notify::{devices, settings};
 use crate::web::auth::Principal;
 use crate::web::{ApiError, Ctx};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -118,9 +119,8 @@ pub fn delete(app: &App, ctx: &Ctx, p: &Principal) -> Result<(), ApiError> {
                  failed_logins = 0, locked_until = NULL, deleted_at = ?3, updated_at = ?3 WHERE id = ?1",
             params![user.id, format!("deleted:{}", user.id), now],
         )?;
-        for table in ["addresses", "devices", "notification_settings"] {
-            tx.execute(&format!("DELETE FROM {table} WHERE user_id = ?1"), [&user.id])?;
-        }
+        crate::notify::forget_user(tx, &user.id)?;
+        tx.execute("DELETE FROM addresses WHERE user_id = ?1", [&user.id])?;
         let ended = sessions::revoke_all(tx, &user.id, None, "account_deleted", now)?;
         audit::log(tx, app, ctx, Some((&user.id, user.role)), "account.deleted", Some(&user.id), json!({}))?;
         Ok::<_, ApiError>(ended)

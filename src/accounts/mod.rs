@@ -6,7 +6,6 @@ pub mod addresses;
 pub mod admin_users;
 pub mod bootstrap;
 
-pub mod devices;
 pub mod lockout;
 pub mod login;
 pub mod me;
@@ -16,7 +15,6 @@ pub mod otp;
 pub mod phone;
 pub mod routes;
 pub mod sessions;
-pub mod settings;
 pub mod signup;
 
 use crate::clock::rfc3339;

@@ -2,9 +2,10 @@
 //! export, addresses, devices, notification settings) and the operator's /admin/users. Each
 //! parses, checks the caller, calls an operation and shapes the answer; no SQL here.
 
-use super::{addresses, admin_users, devices, login, me, sessions, settings, signup};
+use super::{addresses, admin_users, login, me, sessions, signup};
 use crate::app::{App, Handler};
 use crate::guard;
+use crate::notify::{devices, settings};
 use crate::web::auth::Role;
 use crate::web::json::{body, created, json_response, no_content, ok, optional_body, private};
 use crate::web::page::PageRequest;

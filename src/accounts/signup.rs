@@ -272,7 +272,7 @@ pub fn verify(app: &App, ctx: &Ctx, b: VerifyBody, device: &str) -> Result<Token
         tx.execute("DELETE FROM signups WHERE phone = ?1 AND role = ?2", params![phone, role.as_str()])?;
         otp::clear_wrong(tx, &phone, &ip)?;
         super::lockout::trust(tx, &id, &ip, now)?;
-        tx.execute("INSERT INTO notification_settings (user_id, updated_at) VALUES (?1, ?2)", params![id, now])?;
+        crate::notify::settings::create_defaults(tx, &id, now)?;
         audit::log(tx, app, ctx, Some((&id, role)), "signup.verified", Some(&id), json!({}))?;
         let user = super::find_by_id(tx, &id)?.ok_or_else(|| ApiError::internal("new user vanished"))?;
         Ok::<_, ApiError>(Some(sessions::start(tx, app, &user, device, &ip)?))

@@ -7,11 +7,13 @@
 //! inbox); the kinds of notification belong to the features that send them (see [`kind`]).
 
 pub mod dead_letters;
+pub mod devices;
 mod dispatch;
 pub mod inbox;
 pub mod kind;
 pub mod outbox;
 pub mod routes;
+pub mod settings;
 pub mod unowned;
 mod worker;
 
@@ -63,6 +65,22 @@ pub struct Recipient {
     pub phone: String,
     pub email: Option<String>,
     pub deleted: bool,
+}
+
+/// The caller's own live account, or 401 (as `accounts::current_user`, read here through the
+/// recipient lookup because notify sits below accounts).
+pub fn account_holder(c: &rusqlite::Connection, user_id: &str) -> Result<Recipient, crate::web::ApiError> {
+    match recipient(c, user_id)? {
+        Some(r) if !r.deleted => Ok(r),
+        _ => Err(crate::web::ApiError::unauthenticated()),
+    }
+}
+
+/// A deleted account's push devices and preferences go with it.
+pub fn forget_user(tx: &rusqlite::Transaction, user_id: &str) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM devices WHERE user_id = ?1", [user_id])?;
+    tx.execute("DELETE FROM notification_settings WHERE user_id = ?1", [user_id])?;
+    Ok(())
 }
 
 pub fn recipient(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<Recipient>> {

@@ -26,7 +26,7 @@ pub struct NotificationView {
 }
 
 /// The user's preferences (defaults when no row).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Prefs {
     pub booking_updates: bool,
     pub reminders: bool,
@@ -35,6 +35,21 @@ pub struct Prefs {
     pub push: bool,
     pub sms: bool,
     pub email: bool,
+}
+
+/// API.md: everything on except marketing (consent to marketing must be given, not assumed).
+impl Default for Prefs {
+    fn default() -> Prefs {
+        Prefs {
+            booking_updates: true,
+            reminders: true,
+            calls: true,
+            marketing: false,
+            push: true,
+            sms: true,
+            email: true,
+        }
+    }
 }
 
 pub fn prefs(tx: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Prefs> {
@@ -56,15 +71,7 @@ pub fn prefs(tx: &rusqlite::Connection, user_id: &str) -> rusqlite::Result<Prefs
             },
         )
         .optional()?;
-    Ok(row.unwrap_or(Prefs {
-        booking_updates: true,
-        reminders: true,
-        calls: true,
-        marketing: false,
-        push: true,
-        sms: true,
-        email: true,
-    }))
+    Ok(row.unwrap_or_default())
 }
 
 fn wants(p: &Prefs, c: Category) -> bool {

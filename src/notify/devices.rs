@@ -1,7 +1,6 @@
 //! Push tokens of the caller's devices. A token belongs to one user at a time: registering one held
 //! by someone else moves it (the phone changed hands), so pushes never reach the previous owner.
 
-use super::current_user;
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::web::auth::Principal;
@@ -66,7 +65,7 @@ pub fn register(app: &App, p: &Principal, b: DeviceBody) -> Result<Device, ApiEr
     let (token, platform) = validate(&b)?;
     let now = app.now_ms();
     app.db.write(|tx| {
-        current_user(tx, &p.user_id)?;
+        super::account_holder(tx, &p.user_id)?;
         // A re-registration keeps its date; a moved token starts afresh. A disabled one is live again.
         let created: i64 = tx.query_row(
             "INSERT INTO devices (push_token, user_id, platform, created_at) VALUES (?1, ?2, ?3, ?4)

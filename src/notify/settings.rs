@@ -1,6 +1,7 @@
-//! Notification preferences: which kinds of notification go out, and on which channels.
+//! Notification preferences: which kinds of notification go out, and on which channels
+//! (`/me/notification-settings`; notify owns the table and honours it when delivering).
 
-use super::current_user;
+use super::outbox::{prefs, Prefs};
 use crate::app::App;
 use crate::web::auth::Principal;
 use crate::web::ApiError;
@@ -25,17 +26,22 @@ pub struct Channels {
     pub email: bool,
 }
 
-/// API.md: everything on except marketing (consent to marketing must be given, not assumed).
-impl Default for Settings {
-    fn default() -> Settings {
+impl From<Prefs> for Settings {
+    fn from(p: Prefs) -> Settings {
         Settings {
-            booking_updates: true,
-            reminders: true,
-            calls: true,
-            marketing: false,
-            channels: Channels { push: true, sms: true, email: true },
+            booking_updates: p.booking_updates,
+            reminders: p.reminders,
+            calls: p.calls,
+            marketing: p.marketing,
+            channels: Channels { push: p.push, sms: p.sms, email: p.email },
         }
     }
+}
+
+/// A new account's row: the defaults (`Prefs::default`), so later changes are updates.
+pub fn create_defaults(tx: &rusqlite::Transaction, user_id: &str, now: i64) -> rusqlite::Result<()> {
+    tx.execute("INSERT INTO notification_settings (user_id, updated_at) VALUES (?1, ?2)", params![user_id, now])?;
+    Ok(())
 }
 
 /// The user's settings, or the defaults when they never saved any (read by notify, which honours them).
@@ -45,21 +51,14 @@ pub fn get(app: &App, p: &Principal) -> Result<Settings, ApiError> {
 }
 
 pub fn load(c: &Connection, user_id: &str) -> rusqlite::Result<Settings> {
-    let p = crate::notify::outbox::prefs(c, user_id)?;
-    Ok(Settings {
-        booking_updates: p.booking_updates,
-        reminders: p.reminders,
-        calls: p.calls,
-        marketing: p.marketing,
-        channels: Channels { push: p.push, sms: p.sms, email: p.email },
-    })
+    Ok(prefs(c, user_id)?.into())
 }
 
 /// `PUT /me/notification-settings`: replaces the whole object.
 pub fn put(app: &App, p: &Principal, s: Settings) -> Result<Settings, ApiError> {
     let now = app.now_ms();
     app.db.write(|tx| {
-        current_user(tx, &p.user_id)?;
+        super::account_holder(tx, &p.user_id)?;
         tx.execute(
             "INSERT INTO notification_settings
                  (user_id, booking_updates, reminders, calls, marketing, channel_push, channel_sms, channel_email, updated_at)
