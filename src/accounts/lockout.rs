@@ -28,8 +28,8 @@ pub struct Attempt<'a> {
 }
 
 pub fn locked(until: i64, now: i64) -> ApiError {
-    ApiError::new(429, "account_locked", "Too many failed attempts; the account is locked for a while.")
-        .with_header("Retry-After", (((until - now) + 999) / 1000).max(1).to_string())
+    let message = "Too many failed attempts; the account is locked for a while.";
+    ApiError::locked("account_locked", message, ((until - now) + 999) / 1000)
 }
 
 /// 429 `account_locked` while this address is locked out of the account.
@@ -70,8 +70,8 @@ pub fn check_throttle(c: &Connection, a: &Attempt, user_id: Option<&str>, now: i
     if trusted {
         return Ok(());
     }
-    Err(ApiError::new(429, "rate_limited", "Too many failed attempts on this account; wait a moment.")
-        .with_header("Retry-After", (((next - now) + 999) / 1000).max(1).to_string()))
+    let message = "Too many failed attempts on this account; wait a moment.";
+    Err(ApiError::locked("rate_limited", message, ((next - now) + 999) / 1000))
 }
 
 /// Records a failure (committed even though the request fails). Returns the failures in a row

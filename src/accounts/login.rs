@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 fn invalid_credentials() -> ApiError {
-    ApiError::new(401, "invalid_credentials", "The phone number or password is wrong.")
+    ApiError::refused("invalid_credentials", "The phone number or password is wrong.")
 }
 
 #[derive(Deserialize)]
@@ -73,7 +73,7 @@ pub fn login(app: &App, ctx: &Ctx, b: LoginBody, device: &str) -> Result<Tokens,
         app.db.write(|tx| {
             Ok::<_, ApiError>(audit::log(tx, app, ctx, actor, "login.blocked", Some(&user.id), json!({}))?)
         })?;
-        return Err(ApiError::new(403, "account_blocked", "This account has been blocked. Contact support."));
+        return Err(ApiError::denied("account_blocked", "This account has been blocked. Contact support."));
     }
     app.db.write(|tx| {
         // Re-checked under the write lock: a lock set by a concurrent failure wins.
@@ -111,12 +111,8 @@ pub fn refresh(app: &App, ctx: &Ctx, b: RefreshBody) -> Result<Tokens, ApiError>
         Rotated::Invalid => Err(ApiError::unauthenticated()),
         Rotated::Reused { session_id, user_id } => {
             sessions::forget(app, &user_id, &[session_id]);
-            Err(ApiError::new(
-                401,
-                "refresh_token_reused",
-                "This refresh token was already used; the session has been ended.",
-            )
-            .with_header("WWW-Authenticate", "Bearer"))
+            let message = "This refresh token was already used; the session has been ended.";
+            Err(ApiError::refused("refresh_token_reused", message).with_header("WWW-Authenticate", "Bearer"))
         }
     }
 }

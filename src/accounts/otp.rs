@@ -78,8 +78,7 @@ pub fn check_lock(tx: &Transaction, phone: &str, ip: &str, now: i64) -> Result<(
     if let Some(Some(until)) = locked {
         if until > now {
             let secs = ((until - now) + 999) / 1000;
-            return Err(ApiError::new(429, "otp_locked", "Too many wrong codes; try again later.")
-                .with_header("Retry-After", secs.to_string()));
+            return Err(ApiError::locked("otp_locked", "Too many wrong codes; try again later.", secs));
         }
     }
     Ok(())

@@ -132,8 +132,8 @@ pub fn signup(app: &App, ctx: &Ctx, b: SignupBody) -> Result<(), ApiError> {
             |r| r.get(0),
         )?;
         if pending >= MAX_PENDING {
-            return Err(ApiError::new(429, "rate_limited", "Too many signups for this phone; try again later.")
-                .with_header("Retry-After", (PENDING_TTL_MS / 1000).to_string()));
+            let message = "Too many signups for this phone; try again later.";
+            return Err(ApiError::locked("rate_limited", message, PENDING_TTL_MS / 1000));
         }
         let (code, code_hash) = new_signup_code(tx, app, &phone, v.role, now)?;
         tx.execute(

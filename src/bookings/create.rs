@@ -75,10 +75,10 @@ pub fn create(app: &App, p: &Principal, b: NewBooking) -> Result<BookingView, Ap
     app.db.write(|tx| {
         let customer = crate::accounts::current_user(tx, &p.user_id)?;
         let listing = crate::catalog::search::live(tx, &b.listing_id, now)?
-            .ok_or_else(|| ApiError::new(404, "not_found", "That listing does not exist or is not active."))?;
+            .ok_or_else(|| ApiError::missing("That listing does not exist or is not active."))?;
         // One person may hold a customer and a provider account on the same phone: still their own.
         if listing.provider_id == customer.id || listing.provider_phone == customer.phone {
-            return Err(ApiError::new(403, "forbidden", "You cannot book your own listing."));
+            return Err(ApiError::denied("forbidden", "You cannot book your own listing."));
         }
         let mut items: Vec<(String, String, i64)> = Vec::with_capacity(b.sub_service_ids.len());
         {
@@ -106,7 +106,7 @@ pub fn create(app: &App, p: &Principal, b: NewBooking) -> Result<BookingView, Ap
                 .optional()?
                 .is_some();
             if !has_pass {
-                return Err(ApiError::new(403, "pass_required", "This category needs a valid pass; buy one first.")
+                return Err(ApiError::denied("pass_required", "This category needs a valid pass; buy one first.")
                     .with_extra("categoryId", json!(listing.category_id)));
             }
         }

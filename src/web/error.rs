@@ -78,6 +78,26 @@ impl ApiError {
         ApiError::new(409, code, message)
     }
 
+    /// Signed in but not allowed to do this, with a specific code (`pass_required`, …).
+    pub fn denied(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(403, code, message)
+    }
+
+    /// Not there, or not visible to the caller, in the feature's words.
+    pub fn missing(message: impl Into<String>) -> ApiError {
+        ApiError::new(404, "not_found", message)
+    }
+
+    /// Credentials presented but refused (`invalid_credentials`, `refresh_token_reused`, …).
+    pub fn refused(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(401, code, message)
+    }
+
+    /// Too many attempts: come back in `retry_after_secs` (`account_locked`, `otp_locked`, …).
+    pub fn locked(code: &'static str, message: impl Into<String>, retry_after_secs: i64) -> ApiError {
+        ApiError::new(429, code, message).with_header("Retry-After", retry_after_secs.max(1).to_string())
+    }
+
     pub fn payload_too_large(limit: u64) -> ApiError {
         ApiError::new(413, "payload_too_large", format!("The request body is larger than {limit} bytes."))
     }

@@ -132,3 +132,31 @@ fn the_reference_reader_sees_grouped_and_plain_paths() {
     );
     assert_eq!(r.into_iter().collect::<Vec<_>>(), vec!["app", "db", "web"]);
 }
+
+/// Features name what went wrong (`ApiError::denied`, `missing`, `conflict`, `locked`, …); which
+/// HTTP status that is, is the web kit's business (`src/web/error.rs`), in one place.
+#[test]
+fn features_never_pick_http_statuses_themselves() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let features = LAYERS[LAYERS.iter().position(|l| l.contains(&"bookings")).unwrap()..]
+        .iter()
+        .take_while(|l| !l.contains(&"guard"))
+        .flat_map(|l| l.iter());
+    let mut found = Vec::new();
+    for f in features {
+        let mut files = Vec::new();
+        let dir = src.join(f);
+        if dir.is_dir() {
+            rust_files(&dir, &mut files);
+        } else {
+            files.push(src.join(format!("{f}.rs")));
+        }
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            if text.contains("ApiError::new(") {
+                found.push(file.strip_prefix(&src).unwrap().display().to_string());
+            }
+        }
+    }
+    assert!(found.is_empty(), "ApiError::new with a status in feature code: {found:?}");
+}
