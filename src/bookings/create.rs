@@ -3,8 +3,10 @@
 //! notification and both parties' events commit together.
 
 use super::views::{self, BookingView};
-use super::{Status, DAY_MS, MAX_DAYS_AHEAD};
+use super::{Status, MAX_DAYS_AHEAD};
 use crate::app::App;
+use crate::catalog;
+use crate::clock::DAY_MS;
 use crate::notify::outbox;
 use crate::web::auth::Principal;
 use crate::web::ctx::new_id;
@@ -74,26 +76,18 @@ pub fn create(app: &App, p: &Principal, b: NewBooking) -> Result<BookingView, Ap
     let currency = app.config.business.currency.clone();
     app.db.write(|tx| {
         let customer = crate::accounts::current_user(tx, &p.user_id)?;
-        let listing = crate::catalog::search::live(tx, &b.listing_id, now)?
+        let listing = catalog::search::live(tx, &b.listing_id, now)?
             .ok_or_else(|| ApiError::missing("That listing does not exist or is not active."))?;
         // One person may hold a customer and a provider account on the same phone: still their own.
         if listing.provider_id == customer.id || listing.provider_phone == customer.phone {
             return Err(ApiError::denied("forbidden", "You cannot book your own listing."));
         }
         let mut items: Vec<(String, String, i64)> = Vec::with_capacity(b.sub_service_ids.len());
-        {
-            let mut st = tx.prepare_cached(
-                "SELECT s.name, p.price FROM listing_prices p JOIN sub_services s ON s.id = p.sub_service_id
-                 WHERE p.listing_id = ?1 AND p.sub_service_id = ?2 AND s.active = 1",
-            )?;
-            for id in &b.sub_service_ids {
-                let row: Option<(String, i64)> =
-                    st.query_row(params![b.listing_id, id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-                let Some((name, price)) = row else {
-                    return Err(ApiError::field("subServiceIds", &format!("{id} is not offered on this listing")));
-                };
-                items.push((id.clone(), name, price));
-            }
+        for id in &b.sub_service_ids {
+            let Some((name, price)) = catalog::listings::offered(tx, &b.listing_id, id)? else {
+                return Err(ApiError::field("subServiceIds", &format!("{id} is not offered on this listing")));
+            };
+            items.push((id.clone(), name, price));
         }
         let total: i64 = items.iter().map(|i| i.2).sum();
         if listing.requires_pass {
@@ -119,10 +113,13 @@ pub fn create(app: &App, p: &Principal, b: NewBooking) -> Result<BookingView, Ap
             .optional()?
             .is_some();
         if taken {
-            return Err(super::slot_unavailable());
+            // Pending requests may share a slot; the index only guards accepted ones, so the
+            // rule is checked here, with the index's answer.
+            return Err(ApiError::constraint("bookings_one_taken_per_slot"));
         }
         let id = new_id("bkg");
-        let inserted = tx.execute(
+        // `bookings_one_open_per_customer` refuses a second open request for the same slot.
+        tx.execute(
             "INSERT INTO bookings (id, listing_id, customer_id, provider_id, category_id, status, local_date, local_time,
                  starts_at, address, notes, total, currency, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
@@ -141,11 +138,7 @@ pub fn create(app: &App, p: &Principal, b: NewBooking) -> Result<BookingView, Ap
                 currency,
                 now
             ],
-        );
-        match inserted {
-            Err(e) if super::is_duplicate_open(&e) => return Err(super::duplicate_booking()),
-            r => r?,
-        };
+        )?;
         {
             let mut st = tx.prepare_cached(
                 "INSERT INTO booking_items (booking_id, sub_service_id, name, price) VALUES (?1, ?2, ?3, ?4)",

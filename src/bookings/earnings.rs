@@ -3,7 +3,10 @@
 //! (totals of the provider's pending, accepted and in-progress bookings).
 
 use super::views::Money;
+use crate::app::App;
 use crate::tz::BusinessTz;
+use crate::web::auth::Principal;
+use crate::web::ApiError;
 use chrono::{Datelike, Duration, NaiveDate};
 use rusqlite::{params, Connection};
 use serde::Serialize;
@@ -35,7 +38,14 @@ fn completed_between(c: &Connection, provider: &str, from: i64, to: i64) -> rusq
     )
 }
 
-pub fn earnings(
+/// `GET /provider/earnings` for the calling provider, at the clock's now.
+pub fn earnings(app: &App, p: &Principal) -> Result<Earnings, ApiError> {
+    let now = app.now_ms();
+    app.db.read(|c| Ok(compute(c, &app.tz, &app.config.business.currency, &p.user_id, now)?))
+}
+
+/// The figures of `provider` at `now`, read inside `c`.
+pub fn compute(
     c: &Connection,
     tz: &BusinessTz,
     currency: &str,

@@ -4,14 +4,38 @@
 //! parties' real-time events. Also ratings, reports, provider earnings, reminders and the
 //! provider's iCalendar feed.
 //!
-//! This file holds the domain types and the operations shared by the submodules; `routes.rs`
-//! only parses requests, checks callers and shapes responses.
+//! This file holds the domain types and the building blocks shared by the submodules.
+//!
+//! House rules (the same words open `catalog/mod.rs` and `bookings/mod.rs`):
+//! - `routes.rs` has `register()` and thin handlers: parse the request (`web::json::{body,
+//!   optional_body, private}`, `web::page::PageRequest::from_query`), check the caller
+//!   (`guard::{principal, require}`), call ONE operation, shape the response. No SQL and no
+//!   `app.db` in route files.
+//! - An operation is `pub fn op(app: &App, [ctx: &Ctx,] [caller: &Principal,] input) ->
+//!   Result<Out, ApiError>` (`ctx` when it audits, `caller` unless the route is public or admin
+//!   and nothing depends on who asks) and opens its own transaction: `app.db.read`, or
+//!   `app.db.write` (`BEGIN IMMEDIATE`). Building blocks that other operations, or other
+//!   features, call inside their transaction take `&Transaction` / `&Connection`.
+//! - Lists page with the kit: take a `&PageRequest`, add `db::keyset::push_before` for its
+//!   cursor, fetch `page.fetch()` rows newest first, return `page.finish(rows, key)` (a `Page`,
+//!   shaped with `Page::map`/`try_map`).
+//! - One owner per table. catalog: categories, sub_services, listings, listing_prices. bookings:
+//!   bookings, booking_items, booking_history, ratings, reports, passes, calendar_tokens and the
+//!   reminder marks. accounts: users. Another owner's rows are read through a function it exports
+//!   when it is below the reader (bookings → catalog → accounts), and through a view it exports
+//!   (`schema/0008_views.sql`) when they join into the reader's own statement or the reader may
+//!   not import it (catalog never imports bookings).
+//! - A violated unique constraint becomes its answer in one table, `web::error::CONSTRAINTS`;
+//!   operations let the database refuse and return the error (`?`).
+//! - Spans of time are `clock::{HOUR_MS, DAY_MS}`.
 
 pub mod calendar;
 pub mod create;
 pub mod earnings;
+pub mod ical;
 pub mod notices;
 pub mod ratings;
+pub mod read;
 pub mod reports;
 pub mod routes;
 pub mod timed;
@@ -25,7 +49,6 @@ use serde_json::{json, Value};
 
 /// How far ahead an appointment may be booked.
 pub const MAX_DAYS_AHEAD: i64 = 90;
-pub const DAY_MS: i64 = 86_400_000;
 /// Longest `reason` on a transition.
 pub const MAX_REASON: usize = 500;
 
@@ -206,16 +229,11 @@ pub fn record_history(
 }
 
 /// The facts a booking notification's template uses (`category`, `date`, `time`, `otherName`,
-/// `reason`), plus `bookingId` for clients to open it.
+/// `reason`), plus `bookingId` for clients to open it. The names come from their owners,
+/// catalog and accounts.
 pub fn facts(c: &Connection, b: &Booking, other_id: &str, reason: Option<&str>) -> rusqlite::Result<Value> {
-    let category: String = c
-        .query_row("SELECT name FROM categories WHERE id = ?1", [&b.category_id], |r| r.get(0))
-        .optional()?
-        .unwrap_or_default();
-    let other: String = c
-        .query_row("SELECT full_name FROM users WHERE id = ?1", [other_id], |r| r.get(0))
-        .optional()?
-        .unwrap_or_default();
+    let category = crate::catalog::categories::find(c, &b.category_id)?.map(|cat| cat.name).unwrap_or_default();
+    let other = crate::accounts::find_by_id(c, other_id)?.map(|u| u.full_name).unwrap_or_default();
     let mut v = json!({
         "bookingId": b.id,
         "category": category,
@@ -227,34 +245,6 @@ pub fn facts(c: &Connection, b: &Booking, other_id: &str, reason: Option<&str>) 
         v["reason"] = json!(r);
     }
     Ok(v)
-}
-
-/// The message of a UNIQUE violation (it names the index's columns), if `e` is one.
-pub fn unique_violation(e: &rusqlite::Error) -> Option<&str> {
-    match e {
-        rusqlite::Error::SqliteFailure(f, msg) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE => {
-            Some(msg.as_deref().unwrap_or(""))
-        }
-        _ => None,
-    }
-}
-
-/// `bookings_one_taken_per_slot (provider_id, starts_at)` refused the change.
-pub fn is_slot_taken(e: &rusqlite::Error) -> bool {
-    unique_violation(e).is_some_and(|m| m.contains("bookings.provider_id") && m.contains("bookings.starts_at"))
-}
-
-/// `bookings_one_open_per_customer (customer_id, listing_id, starts_at)` refused the change.
-pub fn is_duplicate_open(e: &rusqlite::Error) -> bool {
-    unique_violation(e).is_some_and(|m| m.contains("bookings.customer_id") && m.contains("bookings.listing_id"))
-}
-
-pub fn slot_unavailable() -> ApiError {
-    ApiError::conflict("slot_unavailable", "The provider already has a booking at that time.")
-}
-
-pub fn duplicate_booking() -> ApiError {
-    ApiError::conflict("duplicate_booking", "You already have an open booking for this listing at that time.")
 }
 
 /// Trims an optional free-text field; empty means absent. Err is the problem.
@@ -290,6 +280,7 @@ pub fn jobs() -> Vec<crate::runner::Job<crate::app::App>> {
 mod tests {
     use super::*;
 
+    /// Each booking index answers with its own error (`web::error::CONSTRAINTS`).
     #[test]
     fn unique_violations_are_told_apart_by_index() {
         let mut c = Connection::open_in_memory().unwrap();
@@ -304,11 +295,12 @@ mod tests {
                 params![id, customer, status],
             )
         };
+        let code = |e: rusqlite::Error| ApiError::from(e).code;
         insert(&c, "b1", "c1", "accepted").unwrap();
         let e = insert(&c, "b2", "c1", "pending").unwrap_err();
-        assert!(is_duplicate_open(&e) && !is_slot_taken(&e), "{e}");
+        assert_eq!(code(e), "duplicate_booking");
         let e = insert(&c, "b3", "c2", "accepted").unwrap_err();
-        assert!(is_slot_taken(&e) && !is_duplicate_open(&e), "{e}");
+        assert_eq!(code(e), "slot_unavailable");
         insert(&c, "b4", "c2", "pending").unwrap();
         insert(&c, "b5", "c1", "cancelled").unwrap();
     }

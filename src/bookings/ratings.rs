@@ -48,22 +48,14 @@ pub fn rate(app: &App, p: &Principal, booking_id: &str, r: NewRating) -> Result<
             return Err(ApiError::conflict("not_completed", "Only a completed booking can be rated."));
         }
         let ratee = b.other(party).to_string();
-        let inserted = tx.execute(
+        // Once per party: the key (booking_id, rater_id) refuses a second rating.
+        tx.execute(
             "INSERT INTO ratings (booking_id, rater_id, rater_role, ratee_id, listing_id, stars, review, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![b.id, p.user_id, party.role(), ratee, b.listing_id, r.stars, review, now],
-        );
-        if let Err(rusqlite::Error::SqliteFailure(f, _)) = &inserted {
-            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY {
-                return Err(ApiError::conflict("already_exists", "You have already rated this booking."));
-            }
-        }
-        inserted?;
+        )?;
         if party == Party::Customer {
-            tx.execute(
-                "UPDATE listings SET rating_sum = rating_sum + ?2, rating_count = rating_count + 1 WHERE id = ?1",
-                params![b.listing_id, r.stars],
-            )?;
+            crate::catalog::listings::add_rating(tx, &b.listing_id, r.stars)?;
         }
         Ok(RatingView {
             booking_id: b.id.clone(),

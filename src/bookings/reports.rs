@@ -3,10 +3,12 @@
 
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::db::keyset;
 use crate::web::auth::Principal;
 use crate::web::ctx::new_id;
-use crate::web::{cursor, ApiError, Ctx};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use crate::web::page::{Page, PageRequest};
+use crate::web::{ApiError, Ctx};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -82,42 +84,37 @@ pub fn report(app: &App, p: &Principal, booking_id: &str, r: NewReport) -> Resul
     app.db.write(|tx| {
         let (b, party) = super::for_party(tx, booking_id, p)?;
         let id = new_id("rpt");
-        let inserted = tx.execute(
+        // Once per party: UNIQUE (booking_id, reporter_id) refuses a second report.
+        tx.execute(
             "INSERT INTO reports (id, booking_id, reporter_id, reported_id, reason, description, status, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7)",
             params![id, b.id, p.user_id, b.other(party), reason, description, now],
-        );
-        if let Err(e) = &inserted {
-            if super::unique_violation(e).is_some() {
-                return Err(ApiError::conflict("already_exists", "You have already reported this booking."));
-            }
-        }
-        inserted?;
+        )?;
         find(tx, &id)?.ok_or_else(|| ApiError::internal("inserted report not found"))
     })
 }
 
-/// `GET /admin/reports?status=&limit=&cursor=`, newest first.
-pub fn list(
-    c: &Connection,
-    status: Option<&str>,
-    limit: u32,
-    after: Option<(i64, String)>,
-) -> Result<(Vec<ReportView>, Option<String>), ApiError> {
-    let (at, id) = after.unwrap_or((i64::MAX, String::new()));
-    let sql = format!(
-        "SELECT {COLUMNS} FROM reports
-         WHERE (?1 IS NULL OR status = ?1) AND (created_at < ?2 OR (created_at = ?2 AND id < ?3))
-         ORDER BY created_at DESC, id DESC LIMIT {}",
-        limit + 1
-    );
-    let mut st = c.prepare(&sql)?;
-    let mut rows = st.query_map(params![status, at, id], from_row)?.collect::<rusqlite::Result<Vec<ReportView>>>()?;
-    let next = (rows.len() > limit as usize).then(|| {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| cursor::encode(r.created_ms, &r.id))
-    });
-    Ok((rows, next.flatten()))
+/// `GET /admin/reports?status=&limit=&cursor=`, newest first (`reports_status (status,
+/// created_at, id)` serves a status filter).
+pub fn list(app: &App, status: Option<&str>, page: &PageRequest) -> Result<Page<ReportView>, ApiError> {
+    let mut sql = format!("SELECT {COLUMNS} FROM reports WHERE 1 = 1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(s) = status {
+        if !matches!(s, "open" | "resolved" | "dismissed") {
+            return Err(ApiError::field("status", "must be open, resolved or dismissed"));
+        }
+        args.push(s.to_string().into());
+        sql.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+    if let Some((at, id)) = &page.after {
+        keyset::push_before(&mut sql, &mut args, "created_at", "id", *at, id.clone());
+    }
+    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", page.fetch()));
+    app.db.read(|c| {
+        let mut st = c.prepare(&sql)?;
+        let rows = st.query_map(params_from_iter(args.iter()), from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(page.finish(rows, |r| (r.created_ms, &r.id)))
+    })
 }
 
 /// `PATCH /admin/reports/{id}`: an open report becomes resolved or dismissed, with the admin's note.

@@ -8,6 +8,7 @@
 
 use super::{notices, views, Booking, Status, COLUMNS};
 use crate::app::App;
+use crate::clock::HOUR_MS;
 use crate::notify::{outbox, Kind};
 use crate::web::ApiError;
 use rusqlite::params;
@@ -15,7 +16,6 @@ use serde_json::json;
 
 /// Bookings handled per transaction (the job loops until none are left).
 const BATCH: i64 = 100;
-const HOUR_MS: i64 = 3_600_000;
 
 /// Expires due pending bookings; returns how many.
 pub fn expire(app: &App) -> Result<usize, ApiError> {

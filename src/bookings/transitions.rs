@@ -87,17 +87,17 @@ pub fn apply(app: &App, p: &Principal, id: &str, action: Action, body: Body) -> 
         if rule.reason_required && reason.is_none() {
             return Err(ApiError::field("reason", "is required"));
         }
+        // A concurrent accept of another booking in the slot makes `bookings_one_taken_per_slot`
+        // refuse this one (`slot_unavailable`, by `?`).
         let changed = tx.execute(
             "UPDATE bookings SET status = ?3, updated_at = ?4,
                  completed_at = CASE WHEN ?3 = 'completed' THEN ?4 ELSE completed_at END
              WHERE id = ?1 AND status = ?2",
             params![b.id, b.status.as_str(), rule.to.as_str(), now],
-        );
-        match changed {
-            Err(e) if super::is_slot_taken(&e) => return Err(super::slot_unavailable()),
-            Ok(0) => return Err(invalid_transition(&b, action)),
-            r => r?,
-        };
+        )?;
+        if changed == 0 {
+            return Err(invalid_transition(&b, action));
+        }
         super::record_history(
             tx,
             &b.id,

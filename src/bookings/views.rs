@@ -61,11 +61,13 @@ pub struct BookingView {
 }
 
 /// Shapes a stored booking (items and names read from `c`). Two cached statements per booking:
-/// the parties' names with the category, and the items.
+/// the parties' names with the category, and the items. Names and categories are accounts' and
+/// catalog's, read through the views they export so one statement still fetches them all.
 pub fn view(c: &Connection, b: &Booking) -> rusqlite::Result<BookingView> {
     let mut refs = c.prepare_cached(
-        "SELECT (SELECT full_name FROM users WHERE id = ?1), (SELECT full_name FROM users WHERE id = ?2),
-                (SELECT slug FROM categories WHERE id = ?3), (SELECT name FROM categories WHERE id = ?3)",
+        "SELECT (SELECT full_name FROM user_directory WHERE id = ?1),
+                (SELECT full_name FROM user_directory WHERE id = ?2),
+                (SELECT slug FROM category_directory WHERE id = ?3), (SELECT name FROM category_directory WHERE id = ?3)",
     )?;
     let (customer_name, provider_name, slug, name): (Option<String>, Option<String>, Option<String>, Option<String>) =
         refs.query_row(params![b.customer_id, b.provider_id, b.category_id], |r| {
@@ -75,7 +77,7 @@ pub fn view(c: &Connection, b: &Booking) -> rusqlite::Result<BookingView> {
         CategoryRef { id: b.category_id.clone(), slug: slug.unwrap_or_default(), name: name.unwrap_or_default() };
     let mut st = c.prepare_cached(
         "SELECT i.sub_service_id, i.name, i.price FROM booking_items i
-         LEFT JOIN sub_services s ON s.id = i.sub_service_id
+         LEFT JOIN sub_service_directory s ON s.id = i.sub_service_id
          WHERE i.booking_id = ?1 ORDER BY COALESCE(s.position, 0), i.sub_service_id",
     )?;
     let items = st

@@ -3,9 +3,9 @@
 //! categories and the admin's `PATCH /admin/listings/{id} {status: active}` for a listing with no
 //! current period.
 
-use super::listings::{find, load, Listing, DAY_MS};
+use super::listings::{find, load, Listing};
 use crate::app::App;
-use crate::clock::rfc3339;
+use crate::clock::{rfc3339, DAY_MS};
 use crate::notify::outbox;
 use crate::web::ApiError;
 use rusqlite::{params, Transaction};

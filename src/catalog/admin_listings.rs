@@ -4,11 +4,13 @@
 use super::activation::activate_listing;
 use super::listings::{self, Listing, ListingRow, ROW_SELECT};
 use crate::app::App;
+use crate::db::keyset;
 use crate::web::auth::Principal;
+use crate::web::page::{Page, PageRequest};
 use crate::web::{ApiError, Ctx};
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub const STATUSES: [&str; 4] = ["pending_payment", "active", "expired", "suspended"];
 
@@ -28,10 +30,11 @@ pub struct AdminListing {
     pub provider: Provider,
 }
 
-fn provider(c: &Connection, id: &str) -> rusqlite::Result<Provider> {
-    c.query_row("SELECT id, full_name, phone FROM users WHERE id = ?1", [id], |r| {
-        Ok(Provider { id: r.get(0)?, full_name: r.get(1)?, phone: r.get(2)? })
-    })
+/// The listing's provider, from accounts (the listing's reference guarantees one).
+fn provider(c: &Connection, id: &str) -> Result<Provider, ApiError> {
+    let u =
+        crate::accounts::find_by_id(c, id)?.ok_or_else(|| ApiError::internal(format!("provider {id} not found")))?;
+    Ok(Provider { id: u.id, full_name: u.full_name, phone: u.phone })
 }
 
 fn admin_view(c: &Connection, row: ListingRow, currency: &str) -> Result<AdminListing, ApiError> {
@@ -40,7 +43,7 @@ fn admin_view(c: &Connection, row: ListingRow, currency: &str) -> Result<AdminLi
 }
 
 /// `GET /admin/listings?status=&limit=&cursor=`, newest first (deleted listings are left out).
-pub fn list(app: &App, status: Option<&str>, limit: u32, after: Option<(i64, String)>) -> Result<Value, ApiError> {
+pub fn list(app: &App, status: Option<&str>, page: &PageRequest) -> Result<Page<AdminListing>, ApiError> {
     let currency = app.config.business.currency.as_str();
     let mut sql = format!("{ROW_SELECT} WHERE l.deleted_at IS NULL");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
@@ -51,14 +54,14 @@ pub fn list(app: &App, status: Option<&str>, limit: u32, after: Option<(i64, Str
         args.push(s.to_string().into());
         sql.push_str(&format!(" AND l.status = ?{}", args.len()));
     }
-    if let Some((at, id)) = after {
-        args.push(at.into());
-        args.push(id.into());
-        let n = args.len();
-        sql.push_str(&format!(" AND (l.created_at, l.id) < (?{}, ?{n})", n - 1));
+    if let Some((at, id)) = &page.after {
+        keyset::push_before(&mut sql, &mut args, "l.created_at", "l.id", *at, id.clone());
     }
-    sql.push_str(&format!(" ORDER BY l.created_at DESC, l.id DESC LIMIT {}", limit + 1));
-    app.db.read(|c| super::listings::list_page(c, &sql, &args, limit, |c, r| admin_view(c, r, currency)))
+    sql.push_str(&format!(" ORDER BY l.created_at DESC, l.id DESC LIMIT {}", page.fetch()));
+    app.db.read(|c| {
+        let found = listings::rows(c, &sql, &args)?;
+        page.finish(found, |r| (r.created_at, &r.id)).try_map(|r| admin_view(c, r, currency))
+    })
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,11 @@
-//! Categories and their sub-services: reading them, and their public and admin JSON shapes.
+//! Categories and their sub-services: reading them (`GET /categories`, `GET /admin/categories`),
+//! and their public and admin JSON shapes.
 
 use super::money::Money;
+use crate::app::App;
 use crate::clock::rfc3339;
+use crate::web::page::Page;
+use crate::web::ApiError;
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
 
@@ -156,6 +160,19 @@ pub fn catalogue(c: &Connection, all: bool, currency: &str) -> rusqlite::Result<
         .iter()
         .map(|cat| if all { admin_view(cat, &subs, currency) } else { public_view(cat, &subs, currency) })
         .collect())
+}
+
+/// `GET /categories`: the active categories, each with its active sub-services.
+pub fn public_list(app: &App) -> Result<Vec<Value>, ApiError> {
+    let currency = app.config.business.currency.as_str();
+    app.db.read(|c| Ok(catalogue(c, false, currency)?))
+}
+
+/// `GET /admin/categories`: every category in the admin shape, as one page (a catalogue is a
+/// few dozen categories; the envelope is the list one so paging can come without a new shape).
+pub fn admin_list(app: &App) -> Result<Page<Value>, ApiError> {
+    let currency = app.config.business.currency.as_str();
+    app.db.read(|c| Ok(Page { items: catalogue(c, true, currency)?, next_cursor: None }))
 }
 
 /// One category in the admin shape.

@@ -3,9 +3,8 @@
 //! tests move the clock and run the job. Each step works in small batches, one transaction each,
 //! so the single writer is never held long; a crash between batches loses nothing.
 
-use super::listings::DAY_MS;
 use crate::app::App;
-use crate::clock::rfc3339;
+use crate::clock::{rfc3339, DAY_MS};
 use crate::notify::outbox;
 use crate::web::ApiError;
 use rusqlite::params;

@@ -1,24 +1,14 @@
-//! Providers' listings: one live listing per provider and category, with the provider's own price
-//! for each chosen sub-service. Created `pending_payment` (or `active` at once when the category's
-//! fee is 0); [`super::activate_listing`] starts or extends the paid period.
+//! Providers' listings, as stored and as their owner (and the admin) sees them: one listing per
+//! provider and category, with the provider's own price for each chosen sub-service. The reads
+//! here are the building blocks of the listing operations (`provider_listings.rs`,
+//! `admin_listings.rs`, `search.rs`, `activation.rs`) and what bookings asks of a listing.
 
-use super::categories::{self, Category};
-use super::fields;
-use super::money::{self, Money};
-use crate::accounts::current_user;
-use crate::app::App;
+use super::money::Money;
 use crate::clock::rfc3339;
-use crate::web::auth::Principal;
-use crate::web::ctx::new_id;
-use crate::web::{cursor, ApiError, Ctx};
+use crate::web::ApiError;
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, Transaction};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-
-pub const DAY_MS: i64 = 86_400_000;
-
-/// Bookings in these states keep a listing from being deleted.
-pub const OPEN_BOOKING_STATES: &str = "'pending', 'accepted', 'in_progress'";
+use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -163,115 +153,8 @@ pub fn find(c: &Connection, id: &str) -> rusqlite::Result<Option<ListingRow>> {
 }
 
 /// The provider's own listing; someone else's is 404 like a missing one.
-fn find_own(c: &Connection, provider_id: &str, id: &str) -> Result<ListingRow, ApiError> {
+pub fn find_own(c: &Connection, provider_id: &str, id: &str) -> Result<ListingRow, ApiError> {
     find(c, id)?.filter(|r| r.provider_id == provider_id).ok_or_else(ApiError::not_found)
-}
-
-/// The body of both POST (all required) and PATCH (any subset; `categoryId` cannot change).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Fields {
-    #[serde(default)]
-    pub category_id: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub experience_years: Option<i64>,
-    #[serde(default)]
-    pub city: Option<String>,
-    #[serde(default)]
-    pub state: Option<String>,
-    #[serde(default)]
-    pub address: Option<String>,
-    #[serde(default)]
-    pub sub_services: Option<Vec<PriceInput>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PriceInput {
-    pub id: String,
-    /// Checked by hand so every problem with it is reported as `subServices[i].price`.
-    pub price: Value,
-}
-
-/// The checked fields (None: not given, in a PATCH).
-#[derive(Debug, Default)]
-struct Clean {
-    description: Option<String>,
-    experience_years: Option<i64>,
-    city: Option<String>,
-    state: Option<String>,
-    address: Option<String>,
-}
-
-type Errs = Vec<(String, String)>;
-
-fn check<T>(
-    errs: &mut Errs,
-    partial: bool,
-    name: &str,
-    v: Option<T>,
-    ok: impl Fn(T) -> Result<T, String>,
-) -> Option<T> {
-    match v {
-        None if partial => None,
-        None => {
-            errs.push((name.to_string(), "is required".into()));
-            None
-        }
-        Some(v) => ok(v).map_err(|e| errs.push((name.to_string(), e))).ok(),
-    }
-}
-
-fn clean(f: &Fields, partial: bool, errs: &mut Errs) -> Clean {
-    let t = |max: usize, multi: bool| move |v: String| fields::text(&v, max, multi);
-    Clean {
-        description: check(errs, partial, "description", f.description.clone(), t(2000, true)),
-        experience_years: check(errs, partial, "experienceYears", f.experience_years, |v| fields::range(v, 0, 70)),
-        city: check(errs, partial, "city", f.city.clone(), t(80, false)),
-        state: check(errs, partial, "state", f.state.clone(), t(80, false)),
-        address: check(errs, partial, "address", f.address.clone(), t(300, false)),
-    }
-}
-
-/// Checks `subServices` against the category's active sub-services: each known, none twice,
-/// every price a positive whole amount in the business currency, at least one.
-fn check_prices(
-    errs: &mut Errs,
-    items: &[PriceInput],
-    cat: &Category,
-    c: &Connection,
-    currency: &str,
-) -> rusqlite::Result<Vec<(String, i64)>> {
-    let subs = categories::sub_services(c, &cat.id, false)?;
-    if items.is_empty() {
-        errs.push(("subServices".into(), "must list at least one sub-service".into()));
-    }
-    let mut out: Vec<(String, i64)> = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let price =
-            money::parse(&item.price, currency, 1).map_err(|e| errs.push((format!("subServices[{i}].price"), e)));
-        if !subs.iter().any(|s| s.id == item.id) {
-            errs.push((format!("subServices[{i}].id"), "is not a sub-service of this category".into()));
-        } else if out.iter().any(|(id, _)| *id == item.id) {
-            errs.push((format!("subServices[{i}].id"), "is listed twice".into()));
-        } else if let Ok(p) = price {
-            out.push((item.id.clone(), p));
-        }
-    }
-    Ok(out)
-}
-
-fn insert_prices(tx: &Transaction, listing_id: &str, prices: &[(String, i64)]) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM listing_prices WHERE listing_id = ?1", [listing_id])?;
-    for (sub, price) in prices {
-        tx.execute(
-            "INSERT INTO listing_prices (listing_id, sub_service_id, price) VALUES (?1, ?2, ?3)",
-            params![listing_id, sub, price],
-        )?;
-    }
-    Ok(())
 }
 
 /// The owner's view of listing `id`, read inside `c`.
@@ -280,213 +163,32 @@ pub fn load(c: &Connection, id: &str, currency: &str) -> Result<Listing, ApiErro
     Ok(view(c, row, currency)?)
 }
 
-/// `POST /provider/listings`.
-pub fn create(app: &App, p: &Principal, f: Fields) -> Result<Listing, ApiError> {
-    let currency = app.config.business.currency.as_str();
-    let mut errs: Errs = Vec::new();
-    let v = clean(&f, false, &mut errs);
-    let now = app.now_ms();
-    app.db.write(|tx| {
-        current_user(tx, &p.user_id)?;
-        let cat = match f.category_id.as_deref() {
-            None => {
-                errs.push(("categoryId".into(), "is required".into()));
-                None
-            }
-            Some(id) => {
-                let cat = categories::find(tx, id)?.filter(|c| c.active);
-                if cat.is_none() {
-                    errs.push(("categoryId".into(), "is not a known category".into()));
-                }
-                cat
-            }
-        };
-        let prices = match (&cat, &f.sub_services) {
-            (Some(cat), Some(items)) => check_prices(&mut errs, items, cat, tx, currency)?,
-            (_, None) => {
-                errs.push(("subServices".into(), "is required".into()));
-                Vec::new()
-            }
-            (None, Some(_)) => Vec::new(),
-        };
-        if !errs.is_empty() {
-            return Err(ApiError::validation(std::mem::take(&mut errs)));
-        }
-        let cat = cat.ok_or_else(|| ApiError::internal("category vanished"))?;
-        let taken = tx
-            .query_row(
-                "SELECT 1 FROM listings WHERE provider_id = ?1 AND category_id = ?2 AND deleted_at IS NULL",
-                params![p.user_id, cat.id],
-                |_| Ok(()),
-            )
-            .optional()?;
-        if taken.is_some() {
-            return Err(ApiError::conflict(
-                "already_exists",
-                "You already have a listing in this category; edit it instead.",
-            ));
-        }
-        let id = new_id("lst");
-        let (city, state) = (v.city.unwrap_or_default(), v.state.unwrap_or_default());
-        let price_from = prices.iter().map(|p| p.1).min().unwrap_or(0);
-        tx.execute(
-            "INSERT INTO listings (id, provider_id, category_id, description, experience_years, city, state, address,
-                 city_key, state_key, status, active_until, price_from, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending_payment', NULL, ?11, ?12, ?12)",
-            params![
-                id,
-                p.user_id,
-                cat.id,
-                v.description,
-                v.experience_years,
-                city,
-                state,
-                v.address,
-                fields::key(&city),
-                fields::key(&state),
-                price_from,
-                now
-            ],
-        )?;
-        insert_prices(tx, &id, &prices)?;
-        if cat.listing_fee == 0 {
-            // Nothing to pay: the first period starts now.
-            return super::activate_listing(tx, app, &id, cat.listing_days);
-        }
-        load(tx, &id, currency)
-    })
-}
-
-/// `PATCH /provider/listings/{id}`: any of the fields; `subServices` replaces the whole price list.
-pub fn update(app: &App, p: &Principal, id: &str, f: Fields) -> Result<Listing, ApiError> {
-    let currency = app.config.business.currency.as_str();
-    let mut errs: Errs = Vec::new();
-    let v = clean(&f, true, &mut errs);
-    if f.category_id.is_some() {
-        errs.push(("categoryId".into(), "cannot be changed; create a listing in the other category".into()));
-    }
-    let now = app.now_ms();
-    app.db.write(|tx| {
-        current_user(tx, &p.user_id)?;
-        let row = find_own(tx, &p.user_id, id)?;
-        let prices = match &f.sub_services {
-            Some(items) => {
-                let cat = categories::find(tx, &row.category.id)?.ok_or_else(|| ApiError::internal("no category"))?;
-                Some(check_prices(&mut errs, items, &cat, tx, currency)?)
-            }
-            None => None,
-        };
-        if !errs.is_empty() {
-            return Err(ApiError::validation(std::mem::take(&mut errs)));
-        }
-        let price_from = prices.as_ref().and_then(|p| p.iter().map(|x| x.1).min());
-        tx.execute(
-            "UPDATE listings SET description = COALESCE(?2, description),
-                 experience_years = COALESCE(?3, experience_years), city = COALESCE(?4, city),
-                 city_key = COALESCE(?5, city_key), state = COALESCE(?6, state), state_key = COALESCE(?7, state_key),
-                 address = COALESCE(?8, address), price_from = COALESCE(?9, price_from), updated_at = ?10
-             WHERE id = ?1",
-            params![
-                id,
-                v.description,
-                v.experience_years,
-                v.city,
-                v.city.as_deref().map(fields::key),
-                v.state,
-                v.state.as_deref().map(fields::key),
-                v.address,
-                price_from,
-                now
-            ],
-        )?;
-        if let Some(prices) = &prices {
-            insert_prices(tx, id, prices)?;
-        }
-        load(tx, id, currency)
-    })
-}
-
-/// `GET /provider/listings/{id}`.
-pub fn get_own(app: &App, p: &Principal, id: &str) -> Result<Listing, ApiError> {
-    let currency = app.config.business.currency.as_str();
-    app.db.read(|c| {
-        let row = find_own(c, &p.user_id, id)?;
-        Ok(view(c, row, currency)?)
-    })
-}
-
-/// `GET /provider/listings`: the provider's live listings, newest first, keyset pages.
-pub fn list_own(app: &App, p: &Principal, limit: u32, after: Option<(i64, String)>) -> Result<Value, ApiError> {
-    let currency = app.config.business.currency.as_str();
-    let mut sql = format!("{ROW_SELECT} WHERE l.provider_id = ?1 AND l.deleted_at IS NULL");
-    let mut args: Vec<rusqlite::types::Value> = vec![p.user_id.clone().into()];
-    if let Some((at, cid)) = after {
-        args.push(at.into());
-        args.push(cid.into());
-        sql.push_str(" AND (l.created_at, l.id) < (?2, ?3)");
-    }
-    sql.push_str(&format!(" ORDER BY l.created_at DESC, l.id DESC LIMIT {}", limit + 1));
-    app.db.read(|c| list_page(c, &sql, &args, limit, |c, r| Ok(view(c, r, currency)?)))
-}
-
-/// Runs a listing list query that fetched `limit + 1` rows newest first, and shapes the page
-/// `{items, nextCursor}` with `view`.
-pub fn list_page<V: serde::Serialize>(
-    c: &Connection,
-    sql: &str,
-    args: &[rusqlite::types::Value],
-    limit: u32,
-    view: impl Fn(&Connection, ListingRow) -> Result<V, ApiError>,
-) -> Result<serde_json::Value, ApiError> {
+/// The rows of a listing query (`{ROW_SELECT} WHERE ...`).
+pub fn rows(c: &Connection, sql: &str, args: &[SqlValue]) -> rusqlite::Result<Vec<ListingRow>> {
+    debug_assert!(sql.starts_with(ROW_SELECT));
     let mut st = c.prepare(sql)?;
-    let mut rows: Vec<ListingRow> =
-        st.query_map(params_from_iter(args.iter()), ListingRow::from_row)?.collect::<Result<_, _>>()?;
-    let next = page(&mut rows, limit, |r| (r.created_at, r.id.as_str()));
-    let items = rows.into_iter().map(|r| view(c, r)).collect::<Result<Vec<_>, _>>()?;
-    Ok(json!({"items": items, "nextCursor": next}))
+    let rows = st.query_map(params_from_iter(args.iter()), ListingRow::from_row)?;
+    rows.collect()
 }
 
-/// Trims a fetched `limit + 1` rows to `limit`; the cursor of the last kept row when more exist.
-pub fn page<T>(rows: &mut Vec<T>, limit: u32, key: impl Fn(&T) -> (i64, &str)) -> Option<String> {
-    if rows.len() <= limit as usize {
-        return None;
-    }
-    rows.truncate(limit as usize);
-    rows.last().map(|r| {
-        let (at, id) = key(r);
-        cursor::encode(at, id)
-    })
+/// What `listing_id` charges for `sub_service_id`, with the sub-service's name: None when the
+/// listing does not offer it or the sub-service is no longer active. Bookings price their items
+/// with it, inside their transaction.
+pub fn offered(c: &Connection, listing_id: &str, sub_service_id: &str) -> rusqlite::Result<Option<(String, i64)>> {
+    c.prepare_cached(
+        "SELECT s.name, p.price FROM listing_prices p JOIN sub_services s ON s.id = p.sub_service_id
+         WHERE p.listing_id = ?1 AND p.sub_service_id = ?2 AND s.active = 1",
+    )?
+    .query_row(params![listing_id, sub_service_id], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()
 }
 
-/// `DELETE /provider/listings/{id}`: 409 `has_open_bookings` while any booking of it is pending,
-/// accepted or in progress; otherwise a soft delete (bookings and ratings keep pointing at it).
-pub fn delete(app: &App, ctx: &Ctx, p: &Principal, id: &str) -> Result<(), ApiError> {
-    let now = app.now_ms();
-    app.db.write(|tx| {
-        let row = find_own(tx, &p.user_id, id)?;
-        let open = tx
-            .query_row(
-                &format!("SELECT 1 FROM bookings WHERE listing_id = ?1 AND status IN ({OPEN_BOOKING_STATES}) LIMIT 1"),
-                [id],
-                |_| Ok(()),
-            )
-            .optional()?;
-        if open.is_some() {
-            return Err(ApiError::conflict(
-                "has_open_bookings",
-                "This listing has open bookings; finish, reject or cancel them first.",
-            ));
-        }
-        tx.execute("UPDATE listings SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1", params![id, now])?;
-        crate::audit::log(
-            tx,
-            app,
-            ctx,
-            Some((&p.user_id, p.role)),
-            "listing.deleted",
-            Some(id),
-            json!({"category": row.category.slug, "status": row.status}),
-        )?;
-        Ok(())
-    })
+/// Adds a customer's `stars` to the listing's rating aggregate (sum and count); bookings call it
+/// in the transaction that records the rating.
+pub fn add_rating(tx: &Transaction, listing_id: &str, stars: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE listings SET rating_sum = rating_sum + ?2, rating_count = rating_count + 1 WHERE id = ?1",
+        params![listing_id, stars],
+    )?;
+    Ok(())
 }

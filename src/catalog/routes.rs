@@ -1,14 +1,15 @@
 //! HTTP handlers for the catalogue and listings: the public catalogue and search, providers' own
 //! listings, and the admin's categories and listing moderation.
 
-use super::{admin_categories, admin_listings, categories, fields, listings, search};
+use super::{admin_categories, admin_listings, categories, provider_listings, search};
 use crate::app::App;
 use crate::app::Handler;
 use crate::guard;
 use crate::web::auth::{Principal, Role};
-use crate::web::json::{created, json_response, no_content, ok, read_json};
+use crate::web::json::{body, created, no_content, ok, private};
+use crate::web::page::PageRequest;
 use crate::web::router::Router;
-use crate::web::{cursor, query, ApiError, Ctx, Params};
+use crate::web::{ApiError, Ctx, Params};
 use rouille::{Request, Response};
 use serde_json::json;
 
@@ -30,25 +31,12 @@ pub fn register(r: &mut Router<Handler>) {
         .add("PATCH", "/api/v1/admin/listings/{id}", admin_update_listing);
 }
 
-fn body<T: serde::de::DeserializeOwned>(app: &App, req: &Request) -> std::result::Result<T, ApiError> {
-    read_json(req, app.config.server.body_limit_bytes)
-}
-
 fn provider(app: &App, req: &Request) -> std::result::Result<Principal, ApiError> {
     guard::require(app, req, &[Role::Provider])
 }
 
 fn admin(app: &App, req: &Request) -> std::result::Result<Principal, ApiError> {
     guard::require(app, req, &[Role::Admin])
-}
-
-/// Owner and admin views carry the address: keep them out of shared caches.
-fn private(r: Response) -> Result {
-    Ok(r.with_unique_header("Cache-Control", "no-store"))
-}
-
-fn after(req: &Request) -> std::result::Result<Option<(i64, String)>, ApiError> {
-    req.get_param("cursor").map(|c| cursor::decode(&c)).transpose()
 }
 
 /// A trimmed, non-empty query parameter of at most `max` characters.
@@ -60,95 +48,77 @@ fn param(req: &Request, name: &str, max: usize) -> std::result::Result<Option<St
 }
 
 pub fn list_categories(app: &App, _: &Ctx, _: &Request, _: &Params) -> Result {
-    let currency = app.config.business.currency.as_str();
-    let items = app.db.read(|c| categories::catalogue(c, false, currency).map_err(ApiError::from))?;
-    ok(&json!({"items": items}))
+    ok(&json!({"items": categories::public_list(app)?}))
 }
 
-/// `?category=<slug>&city=&state=&q=&limit=&cursor=`, newest first. The slug is matched
-/// case-insensitively; an unknown one simply matches nothing.
+/// `?category=<slug>&city=&state=&q=&limit=&cursor=`, newest first.
 pub fn search_listings(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
-    let limit = query::limit(req)?;
-    let slug = param(req, "category", 60)?.map(|s| s.to_ascii_lowercase());
-    let mut f = search::Filter {
-        city_key: param(req, "city", 80)?.map(|v| fields::key(&v)),
-        state_key: param(req, "state", 80)?.map(|v| fields::key(&v)),
+    let page = PageRequest::from_query(req)?;
+    let s = search::Search {
+        category: param(req, "category", 60)?,
+        city: param(req, "city", 80)?,
+        state: param(req, "state", 80)?,
         q: param(req, "q", 100)?,
-        after: after(req)?,
-        limit,
-        ..Default::default()
     };
-    let currency = app.config.business.currency.as_str();
-    let now = app.now_ms();
-    let page = app.db.read(|c| {
-        if let Some(slug) = &slug {
-            match categories::find_by_slug(c, slug)? {
-                Some(cat) => f.category_id = Some(cat.id),
-                None => return Ok(json!({"items": [], "nextCursor": null})),
-            }
-        }
-        search::search(c, &f, now, currency)
-    })?;
-    ok(&page)
+    ok(&search::search(app, &s, &page)?)
 }
 
 pub fn get_listing(app: &App, _: &Ctx, _: &Request, p: &Params) -> Result {
     ok(&search::get(app, p.get("id"))?)
 }
 
+// Owner and admin views carry the address: `private` keeps them out of shared caches.
+
 pub fn list_own(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
     let p = provider(app, req)?;
-    let limit = query::limit(req)?;
-    private(json_response(200, &listings::list_own(app, &p, limit, after(req)?)?))
+    let page = PageRequest::from_query(req)?;
+    private(ok(&provider_listings::list_own(app, &p, &page)?)?)
 }
 
-pub fn create_listing(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
+pub fn create_listing(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
     let p = provider(app, req)?;
-    private(created(&listings::create(app, &p, body(app, req)?)?)?)
+    private(created(&provider_listings::create(app, &p, body(ctx, req)?)?)?)
 }
 
 pub fn get_own(app: &App, _: &Ctx, req: &Request, params: &Params) -> Result {
     let p = provider(app, req)?;
-    private(json_response(200, &listings::get_own(app, &p, params.get("id"))?))
+    private(ok(&provider_listings::get_own(app, &p, params.get("id"))?)?)
 }
 
-pub fn update_listing(app: &App, _: &Ctx, req: &Request, params: &Params) -> Result {
+pub fn update_listing(app: &App, ctx: &Ctx, req: &Request, params: &Params) -> Result {
     let p = provider(app, req)?;
-    private(ok(&listings::update(app, &p, params.get("id"), body(app, req)?)?)?)
+    private(ok(&provider_listings::update(app, &p, params.get("id"), body(ctx, req)?)?)?)
 }
 
 pub fn delete_listing(app: &App, ctx: &Ctx, req: &Request, params: &Params) -> Result {
     let p = provider(app, req)?;
-    listings::delete(app, ctx, &p, params.get("id"))?;
+    provider_listings::delete(app, ctx, &p, params.get("id"))?;
     no_content()
 }
 
 pub fn admin_list_categories(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
     admin(app, req)?;
-    let currency = app.config.business.currency.as_str();
-    let items = app.db.read(|c| categories::catalogue(c, true, currency).map_err(ApiError::from))?;
-    ok(&json!({"items": items, "nextCursor": null}))
+    ok(&categories::admin_list(app)?)
 }
 
 pub fn admin_create_category(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
     let me = admin(app, req)?;
-    created(&admin_categories::create(app, ctx, &me, body(app, req)?)?)
+    created(&admin_categories::create(app, ctx, &me, body(ctx, req)?)?)
 }
 
 pub fn admin_update_category(app: &App, ctx: &Ctx, req: &Request, p: &Params) -> Result {
     let me = admin(app, req)?;
-    ok(&admin_categories::update(app, ctx, &me, p.get("id"), body(app, req)?)?)
+    ok(&admin_categories::update(app, ctx, &me, p.get("id"), body(ctx, req)?)?)
 }
 
 /// `?status=&limit=&cursor=`, newest first.
 pub fn admin_list_listings(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
     admin(app, req)?;
-    let limit = query::limit(req)?;
-    let status = req.get_param("status");
-    private(json_response(200, &admin_listings::list(app, status.as_deref(), limit, after(req)?)?))
+    let page = PageRequest::from_query(req)?;
+    private(ok(&admin_listings::list(app, req.get_param("status").as_deref(), &page)?)?)
 }
 
 pub fn admin_update_listing(app: &App, ctx: &Ctx, req: &Request, p: &Params) -> Result {
     let me = admin(app, req)?;
-    private(ok(&admin_listings::update(app, ctx, &me, p.get("id"), body(app, req)?)?)?)
+    private(ok(&admin_listings::update(app, ctx, &me, p.get("id"), body(ctx, req)?)?)?)
 }

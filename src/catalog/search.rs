@@ -6,26 +6,34 @@
 //! columns are `(status, <filter>)` and trailing `(created_at, id)`, so the newest-first keyset
 //! walk reads only matching rows (`tests/integration/listings.rs` checks the plan).
 
-use super::listings::{page, prices, CategoryRef, PricedSubService, Rating};
+use super::listings::{prices, CategoryRef, PricedSubService, Rating};
 use super::money::Money;
+use super::{categories, fields};
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::db::keyset;
+use crate::web::page::{like_pattern, Page, PageRequest};
 use crate::web::ApiError;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 use serde::Serialize;
-use serde_json::json;
 
-/// A search, already parsed: keys are lower-cased and trimmed, `category_id` resolved from the slug.
+/// `?category=<slug>&city=&state=&q=` as the client sent them (trimmed, never empty).
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    pub category: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub q: Option<String>,
+}
+
+/// A search, ready for SQL: keys are lower-cased and trimmed, `category_id` resolved from the slug.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     pub category_id: Option<String>,
     pub city_key: Option<String>,
     pub state_key: Option<String>,
     pub q: Option<String>,
-    /// Keyset position: `(created_at, id)` of the last listing of the previous page.
-    pub after: Option<(i64, String)>,
-    pub limit: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -54,13 +62,14 @@ pub struct PublicListing {
 
 const SELECT: &str = "SELECT l.id, c.id, c.slug, c.name, u.id, u.full_name, l.city, l.state, l.experience_years, \
      l.description, l.price_from, l.rating_sum, l.rating_count, l.created_at, l.active_until \
-     FROM listings l JOIN categories c ON c.id = l.category_id JOIN users u ON u.id = l.provider_id";
+     FROM listings l JOIN categories c ON c.id = l.category_id JOIN user_directory u ON u.id = l.provider_id";
 
 /// Live, visible listings (`?1` = now). The unary `+` keeps the planner off `listings_lapsing`
 /// (status, active_until): that range would need a sort of every live listing, while the
 /// `(status, <filter>, created_at, id)` indexes give the page in order and stop at the limit.
+/// The provider is read through accounts' `user_directory` view (the same plan as `users`).
 const LIVE: &str = "l.status = 'active' AND +l.active_until > ?1 AND l.deleted_at IS NULL AND c.active = 1 \
-     AND u.deleted_at IS NULL AND u.blocked = 0";
+     AND u.deleted = 0 AND u.blocked = 0";
 
 fn from_row(r: &Row, currency: &str) -> rusqlite::Result<PublicListing> {
     Ok(PublicListing {
@@ -77,13 +86,9 @@ fn from_row(r: &Row, currency: &str) -> rusqlite::Result<PublicListing> {
     })
 }
 
-/// Escapes LIKE wildcards (`\` is the escape character).
-fn like_pattern(q: &str) -> String {
-    format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
-}
-
-/// The exact SQL and arguments of a search at `now` (public so the query plan can be tested).
-pub fn build(f: &Filter, now: i64) -> (String, Vec<SqlValue>) {
+/// The exact SQL and arguments of one page of a search at `now` (public so the query plan can be
+/// tested).
+pub fn build(f: &Filter, page: &PageRequest, now: i64) -> (String, Vec<SqlValue>) {
     let mut sql = format!("{SELECT} WHERE {LIVE}");
     let mut args: Vec<SqlValue> = vec![now.into()];
     let eq = |col: &str, v: &Option<String>, sql: &mut String, args: &mut Vec<SqlValue>| {
@@ -105,24 +110,38 @@ pub fn build(f: &Filter, now: i64) -> (String, Vec<SqlValue>) {
             " AND (l.description LIKE ?{n} ESCAPE '\\' OR u.full_name LIKE ?{n} ESCAPE '\\' OR c.name LIKE ?{n} ESCAPE '\\')"
         ));
     }
-    if let Some((at, id)) = &f.after {
-        args.push((*at).into());
-        args.push(id.clone().into());
-        let n = args.len();
-        sql.push_str(&format!(" AND (l.created_at, l.id) < (?{}, ?{n})", n - 1));
+    if let Some((at, id)) = &page.after {
+        keyset::push_before(&mut sql, &mut args, "l.created_at", "l.id", *at, id.clone());
     }
-    sql.push_str(&format!(" ORDER BY l.created_at DESC, l.id DESC LIMIT {}", f.limit + 1));
+    sql.push_str(&format!(" ORDER BY l.created_at DESC, l.id DESC LIMIT {}", page.fetch()));
     (sql, args)
 }
 
-/// Runs a search: `{items, nextCursor}`.
-pub fn search(c: &Connection, f: &Filter, now: i64, currency: &str) -> Result<serde_json::Value, ApiError> {
-    let (sql, args) = build(f, now);
-    let mut st = c.prepare(&sql)?;
-    let mut rows: Vec<PublicListing> =
-        st.query_map(params_from_iter(args.iter()), |r| from_row(r, currency))?.collect::<Result<_, _>>()?;
-    let next = page(&mut rows, f.limit, |r| (r.created_at, r.id.as_str()));
-    Ok(json!({"items": rows, "nextCursor": next}))
+/// `GET /listings`: live listings matching `s`, newest first. The category slug is matched
+/// case-insensitively; an unknown one simply matches nothing.
+pub fn search(app: &App, s: &Search, page: &PageRequest) -> Result<Page<PublicListing>, ApiError> {
+    let currency = app.config.business.currency.as_str();
+    let now = app.now_ms();
+    let mut f = Filter {
+        category_id: None,
+        city_key: s.city.as_deref().map(fields::key),
+        state_key: s.state.as_deref().map(fields::key),
+        q: s.q.clone(),
+    };
+    app.db.read(|c| {
+        if let Some(slug) = &s.category {
+            match categories::find_by_slug(c, &slug.to_ascii_lowercase())? {
+                Some(cat) => f.category_id = Some(cat.id),
+                None => return Ok(Page { items: Vec::new(), next_cursor: None }),
+            }
+        }
+        let (sql, args) = build(&f, page, now);
+        // Cached: a search takes one of a few shapes (filters given, cursor or not, limit), and
+        // its providers are joined through a view that costs a little to expand at each prepare.
+        let mut st = c.prepare_cached(&sql)?;
+        let rows = st.query_map(params_from_iter(args.iter()), |r| from_row(r, currency))?;
+        Ok(page.finish(rows.collect::<Result<Vec<_>, _>>()?, |r| (r.created_at, &r.id)))
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -156,10 +175,14 @@ pub struct PublicListingDetail {
 /// How many reviews the detail carries.
 pub const LATEST_REVIEWS: i64 = 10;
 
+/// Ratings are the bookings feature's and names accounts': both are read through the views
+/// they export (`listing_reviews`, `user_directory`). The statements that read views are cached,
+/// so the views are expanded once per connection, not per request.
 fn reviews(c: &Connection, listing_id: &str) -> rusqlite::Result<Vec<Review>> {
-    let mut st = c.prepare(
-        "SELECT r.stars, r.review, r.created_at, u.full_name FROM ratings r JOIN users u ON u.id = r.rater_id
-         WHERE r.listing_id = ?1 AND r.rater_role = 'customer' ORDER BY r.created_at DESC LIMIT ?2",
+    let mut st = c.prepare_cached(
+        "SELECT r.stars, r.review, r.created_at, u.full_name FROM listing_reviews r
+         JOIN user_directory u ON u.id = r.customer_id
+         WHERE r.listing_id = ?1 ORDER BY r.created_at DESC LIMIT ?2",
     )?;
     let rows = st.query_map(rusqlite::params![listing_id, LATEST_REVIEWS], |r| {
         Ok(Review {
@@ -187,7 +210,7 @@ pub struct LiveListing {
 pub fn live(c: &Connection, id: &str, now: i64) -> rusqlite::Result<Option<LiveListing>> {
     c.prepare_cached(&format!(
         "SELECT u.id, u.phone, c.id, c.requires_pass FROM listings l JOIN categories c ON c.id = l.category_id
-         JOIN users u ON u.id = l.provider_id WHERE l.id = ?2 AND {LIVE}"
+         JOIN user_directory u ON u.id = l.provider_id WHERE l.id = ?2 AND {LIVE}"
     ))?
     .query_row(rusqlite::params![now, id], |r| {
         Ok(LiveListing {
@@ -206,9 +229,8 @@ pub fn get(app: &App, id: &str) -> Result<PublicListingDetail, ApiError> {
     let now = app.now_ms();
     app.db.read(|c| {
         let found = c
-            .query_row(&format!("{SELECT} WHERE l.id = ?2 AND {LIVE}"), rusqlite::params![now, id], |r| {
-                Ok((from_row(r, currency)?, r.get::<_, i64>(14)?))
-            })
+            .prepare_cached(&format!("{SELECT} WHERE l.id = ?2 AND {LIVE}"))?
+            .query_row(rusqlite::params![now, id], |r| Ok((from_row(r, currency)?, r.get::<_, i64>(14)?)))
             .optional()?;
         let (listing, until) = found.ok_or_else(ApiError::not_found)?;
         Ok(PublicListingDetail {

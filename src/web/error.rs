@@ -143,14 +143,87 @@ impl ApiError {
     }
 }
 
+/// A unique index or key a client can run into, and the answer it gives.
+pub struct Constraint {
+    /// The index it belongs to, as `sqlite_master` names it (a key or `UNIQUE` clause without a
+    /// name of its own is `sqlite_autoindex_<table>_<n>`); [`ApiError::constraint`] looks it up.
+    pub name: &'static str,
+    /// How SQLite names it in the error: `UNIQUE constraint failed: <columns>` (an index on plain
+    /// columns is named by its columns, never by its own name).
+    pub columns: &'static str,
+    pub status: u16,
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+/// Every constraint whose violation is the client's to fix, with its answer: the one place a
+/// feature's constraint becomes an HTTP error. Any other unique violation is the generic 409
+/// `already_exists`; every other database error is a 500 (or 503 when busy).
+pub const CONSTRAINTS: &[Constraint] = &[
+    Constraint {
+        name: "bookings_one_taken_per_slot",
+        columns: "bookings.provider_id, bookings.starts_at",
+        status: 409,
+        code: "slot_unavailable",
+        message: "The provider already has a booking at that time.",
+    },
+    Constraint {
+        name: "bookings_one_open_per_customer",
+        columns: "bookings.customer_id, bookings.listing_id, bookings.starts_at",
+        status: 409,
+        code: "duplicate_booking",
+        message: "You already have an open booking for this listing at that time.",
+    },
+    Constraint {
+        name: "sqlite_autoindex_ratings_1", // PRIMARY KEY (booking_id, rater_id)
+        columns: "ratings.booking_id, ratings.rater_id",
+        status: 409,
+        code: "already_exists",
+        message: "You have already rated this booking.",
+    },
+    Constraint {
+        name: "sqlite_autoindex_reports_2", // UNIQUE (booking_id, reporter_id)
+        columns: "reports.booking_id, reports.reporter_id",
+        status: 409,
+        code: "already_exists",
+        message: "You have already reported this booking.",
+    },
+];
+
+impl Constraint {
+    fn error(&self) -> ApiError {
+        ApiError::new(self.status, self.code, self.message)
+    }
+}
+
+impl ApiError {
+    /// The answer of constraint `name` of [`CONSTRAINTS`], for an operation that checks the rule
+    /// itself before the database would refuse.
+    pub fn constraint(name: &str) -> ApiError {
+        match CONSTRAINTS.iter().find(|c| c.name == name) {
+            Some(c) => c.error(),
+            None => ApiError::internal(format!("no constraint named {name}")),
+        }
+    }
+}
+
+/// The [`CONSTRAINTS`] row a unique violation's message names.
+fn violated(message: Option<&str>) -> Option<&'static Constraint> {
+    let columns = message?.strip_prefix("UNIQUE constraint failed: ")?;
+    CONSTRAINTS.iter().find(|c| c.columns == columns)
+}
+
 impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> Self {
         // Unique-constraint violations are the client's conflict, not our failure.
-        if let crate::db::DbError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) = &e {
+        if let crate::db::DbError::Sqlite(rusqlite::Error::SqliteFailure(f, message)) = &e {
             if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
             {
-                return ApiError::conflict("already_exists", "That already exists.");
+                return match violated(message.as_deref()) {
+                    Some(c) => c.error(),
+                    None => ApiError::conflict("already_exists", "That already exists."),
+                };
             }
             if f.code == rusqlite::ErrorCode::DatabaseBusy {
                 return ApiError::unavailable("The database is busy; try again.", 1);
@@ -163,5 +236,55 @@ impl From<crate::db::DbError> for ApiError {
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
         ApiError::from(crate::db::DbError::from(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every row names a unique index of the schema by its real name and its real columns.
+    #[test]
+    fn constraints_name_real_unique_indexes() {
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
+        crate::db::migrate(&mut c).unwrap();
+        for row in CONSTRAINTS {
+            let (table, unique): (String, i64) = c
+                .query_row(
+                    "SELECT m.tbl_name, l.\"unique\" FROM sqlite_master m, pragma_index_list(m.tbl_name) l
+                     WHERE m.type = 'index' AND m.name = ?1 AND l.name = m.name",
+                    [row.name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap_or_else(|e| panic!("{}: {e}", row.name));
+            assert_eq!(unique, 1, "{}", row.name);
+            let mut st = c.prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno").unwrap();
+            let cols: Vec<String> = st.query_map([row.name], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+            let named = cols.iter().map(|col| format!("{table}.{col}")).collect::<Vec<_>>().join(", ");
+            assert_eq!(named, row.columns, "{}", row.name);
+            let e = ApiError::constraint(row.name);
+            assert_eq!((e.status, e.code, e.message.as_str()), (row.status, row.code, row.message));
+        }
+        assert_eq!(ApiError::constraint("nope").status, 500);
+    }
+
+    #[test]
+    fn violations_map_by_their_columns() {
+        let fail = |code: i32, msg: &str| {
+            let f = rusqlite::ffi::Error { code: rusqlite::ErrorCode::ConstraintViolation, extended_code: code };
+            ApiError::from(rusqlite::Error::SqliteFailure(f, Some(msg.to_string())))
+        };
+        let unique = rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE;
+        let e = fail(unique, "UNIQUE constraint failed: bookings.provider_id, bookings.starts_at");
+        assert_eq!((e.status, e.code), (409, "slot_unavailable"));
+        let e = fail(
+            rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
+            "UNIQUE constraint failed: ratings.booking_id, ratings.rater_id",
+        );
+        assert_eq!((e.code, e.message.as_str()), ("already_exists", "You have already rated this booking."));
+        let e = fail(unique, "UNIQUE constraint failed: categories.slug");
+        assert_eq!((e.status, e.code, e.message.as_str()), (409, "already_exists", "That already exists."));
+        let e = fail(rusqlite::ffi::SQLITE_CONSTRAINT_CHECK, "CHECK constraint failed: stars");
+        assert_eq!(e.status, 500);
     }
 }

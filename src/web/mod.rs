@@ -1,5 +1,6 @@
 //! The web kit every feature uses: the error envelope, JSON with limits, request context,
-//! routing, security and CORS headers, rate limits. It knows HTTP, never SQL.
+//! routing, security and CORS headers, rate limits, paging. It knows HTTP, never SQL, but for
+//! the table that turns violated unique constraints into answers (`error::CONSTRAINTS`).
 
 pub mod auth;
 pub mod ctx;

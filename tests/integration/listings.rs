@@ -4,6 +4,7 @@
 use crate::support::{spawn_app, Resp, Session, TestApp};
 use buildxpert::clock::{rfc3339, Clock};
 use buildxpert::db::DbError;
+use buildxpert::web::page::PageRequest;
 use serde_json::{json, Value};
 
 const DAY: i64 = 86_400;
@@ -538,8 +539,8 @@ fn search_filters_pages_and_never_shows_addresses_or_phones() {
 #[test]
 fn search_sql_for_category_and_city_uses_an_index() {
     let app = spawn_app();
-    let plan = |f: &buildxpert::catalog::search::Filter| -> Vec<String> {
-        let (sql, args) = buildxpert::catalog::search::build(f, app.clock.now_ms());
+    let plan = |f: &buildxpert::catalog::search::Filter, page: &PageRequest| -> Vec<String> {
+        let (sql, args) = buildxpert::catalog::search::build(f, page, app.clock.now_ms());
         app.app()
             .db
             .read(|c| {
@@ -552,13 +553,12 @@ fn search_sql_for_category_and_city_uses_an_index() {
     let base = buildxpert::catalog::search::Filter {
         category_id: Some("cat_plumber".into()),
         city_key: Some("pune".into()),
-        limit: 20,
         ..Default::default()
     };
-    let paged =
-        buildxpert::catalog::search::Filter { after: Some((1_700_000_000_000, "lst_x".into())), ..base.clone() };
-    for f in [&base, &paged] {
-        let p = plan(f);
+    let first = PageRequest { limit: 20, after: None };
+    let paged = PageRequest { limit: 20, after: Some((1_700_000_000_000, "lst_x".into())) };
+    for page in [&first, &paged] {
+        let p = plan(&base, page);
         assert!(p.iter().all(|d| !d.starts_with("SCAN")), "no table scan: {p:?}");
         assert!(
             p.iter().any(|d| d.starts_with("SEARCH l USING INDEX listings_by_category")
@@ -569,11 +569,11 @@ fn search_sql_for_category_and_city_uses_an_index() {
     }
     // The other filters are served by indexes too.
     for f in [
-        buildxpert::catalog::search::Filter { limit: 20, ..Default::default() },
-        buildxpert::catalog::search::Filter { state_key: Some("maharashtra".into()), limit: 20, ..Default::default() },
-        buildxpert::catalog::search::Filter { q: Some("leak".into()), limit: 20, ..Default::default() },
+        buildxpert::catalog::search::Filter::default(),
+        buildxpert::catalog::search::Filter { state_key: Some("maharashtra".into()), ..Default::default() },
+        buildxpert::catalog::search::Filter { q: Some("leak".into()), ..Default::default() },
     ] {
-        let p = plan(&f);
+        let p = plan(&f, &first);
         assert!(p.iter().any(|d| d.starts_with("SEARCH l USING INDEX listings_")), "{f:?}: {p:?}");
         assert!(p.iter().all(|d| !d.starts_with("SCAN") && !d.contains("TEMP B-TREE")), "{f:?}: {p:?}");
     }
