@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// An hour and a day in the milliseconds every instant is kept in (business days are the time
-/// zone's, `crate::tz`; these are fixed spans: periods, windows, lead times).
+/// zone's, `tz.rs`; these are fixed spans: periods, windows, lead times).
 pub const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 

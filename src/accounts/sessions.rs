@@ -38,7 +38,7 @@ pub struct Tokens {
 pub fn start(tx: &Transaction, app: &App, user: &User, device: &str, ip: &str) -> Result<Tokens, ApiError> {
     let now = app.now_ms();
     let sid = new_id("ses");
-    let expires = now + i64::from(app.config.auth.refresh_ttl_days) * 86_400_000;
+    let expires = now + i64::from(app.config.auth.refresh_ttl_days) * crate::clock::DAY_MS;
     let device: String = device.chars().take(200).collect();
     tx.execute(
         "INSERT INTO sessions (id, user_id, device, ip, created_at, last_seen_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
@@ -120,7 +120,7 @@ pub fn rotate(tx: &Transaction, app: &App, presented: &str, ip: &str) -> Result<
         "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
         params![hash_refresh(&refresh), sid, now],
     )?;
-    let expires = now + i64::from(app.config.auth.refresh_ttl_days) * 86_400_000;
+    let expires = now + i64::from(app.config.auth.refresh_ttl_days) * crate::clock::DAY_MS;
     tx.execute(
         "UPDATE sessions SET last_seen_at = ?2, expires_at = ?3, ip = ?4 WHERE id = ?1",
         params![sid, now, expires, ip],

@@ -5,6 +5,34 @@
 //!
 //! The generic machinery lives here (categories and preferences, the outbox, delivery, the
 //! inbox); the kinds of notification belong to the features that send them (see [`kind`]).
+//!
+//! House rules (the same words open every feature's `mod.rs`):
+//! - `routes.rs` has `register()` with all of the feature's routes, its admin routes included,
+//!   and thin handlers: parse the request (`web::json::{body, optional_body, private}`,
+//!   `web::page::PageRequest::from_query`), check the caller (`guard::{principal, require}`), call
+//!   ONE operation, shape the response. No SQL and no `app.db` in route files.
+//! - An operation is `pub fn op(app: &App, [ctx: &Ctx,] [caller: &Principal,] input) ->
+//!   Result<Out, ApiError>` (`ctx` when it audits, `caller` unless the route is public or admin
+//!   and nothing depends on who asks) and opens its own transaction: `app.db.read`, or
+//!   `app.db.write` (`BEGIN IMMEDIATE`). Building blocks that other operations, or other
+//!   features, call inside their transaction take `&Transaction` / `&Connection`.
+//! - Failures are named (`ApiError::{missing, denied, refused, conflict, locked, field, …}`); the
+//!   web kit owns the statuses. A violated unique constraint becomes its answer in one table,
+//!   `web::error::CONSTRAINTS`; operations let the database refuse and return the error (`?`).
+//! - Lists page with the kit: take a `&PageRequest`, add `db::keyset::push_before` for its
+//!   cursor, fetch `page.fetch()` rows newest first, return `page.finish(rows, key)` (a `Page`,
+//!   shaped with `Page::map`/`try_map`).
+//! - One owner per table. accounts: users, signups, one-time codes, sessions, refresh tokens,
+//!   lockouts, trusted addresses, addresses. notify: notifications, deliveries, devices,
+//!   notification_settings. events: events. catalog: categories, sub_services, listings,
+//!   listing_prices. bookings: bookings, booking_items, booking_history, ratings, reports,
+//!   passes, calendar_tokens and the reminder marks. Another owner's rows are read through a
+//!   function it exports when it is below the reader (bookings → catalog → accounts → notify →
+//!   events), and through a view it exports (`schema/0008_views.sql`) when they join into the
+//!   reader's own statement or the reader may not import it (catalog never imports bookings).
+//! - Periodic work is the feature's `jobs()`, listed in `src/jobs.rs`; notification kinds are
+//!   constants in the feature's `notices.rs`.
+//! - Spans of time are `clock::{HOUR_MS, DAY_MS}`.
 
 pub mod dead_letters;
 pub mod devices;
@@ -85,14 +113,16 @@ pub fn forget_user(tx: &rusqlite::Transaction, user_id: &str) -> rusqlite::Resul
 
 pub fn recipient(c: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<Recipient>> {
     use rusqlite::OptionalExtension;
-    c.query_row("SELECT id, full_name, phone, email, deleted_at FROM users WHERE id = ?1", [id], |r| {
-        Ok(Recipient {
-            id: r.get(0)?,
-            full_name: r.get(1)?,
-            phone: r.get(2)?,
-            email: r.get(3)?,
-            deleted: r.get::<_, Option<i64>>(4)?.is_some(),
+    // Through accounts' view: notify sits below accounts and does not read its table.
+    c.prepare_cached("SELECT id, full_name, phone, email, deleted FROM user_directory WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(Recipient {
+                id: r.get(0)?,
+                full_name: r.get(1)?,
+                phone: r.get(2)?,
+                email: r.get(3)?,
+                deleted: r.get::<_, i64>(4)? != 0,
+            })
         })
-    })
-    .optional()
+        .optional()
 }
