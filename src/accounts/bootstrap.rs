@@ -37,7 +37,7 @@ pub fn create_in(
              VALUES (?1, 'admin', ?2, ?3, ?4, 1, ?5, ?5)",
             params![id, phone.as_str(), name, hash, now],
         )?;
-        tx.execute("INSERT INTO notification_settings (user_id, updated_at) VALUES (?1, ?2)", params![id, now])?;
+        crate::notify::settings::create_defaults(tx, &id, now)?;
         audit::record(
             tx,
             now,

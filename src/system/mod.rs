@@ -28,6 +28,7 @@
 //!   constants in the feature's `notices.rs`.
 //! - Spans of time are `clock::{HOUR_MS, DAY_MS}`.
 
+pub mod gauges;
 pub mod routes;
 
 use crate::app::App;
@@ -108,4 +109,19 @@ pub fn readiness(app: &App) -> Readiness {
     };
     let all_ok = [database, migrations, disk, workers].iter().all(|c| *c == "ok");
     Readiness { status: if all_ok { "ok" } else { "degraded" }, checks: Checks { database, migrations, disk, workers } }
+}
+
+/// `GET /api/v1/meta`: the service's facts, read from the database (a cheap liveness of reads).
+pub fn meta(app: &App) -> Result<serde_json::Value, crate::web::ApiError> {
+    let schema_version = app.db.schema_version()?;
+    let b = &app.config.business;
+    Ok(serde_json::json!({
+        "apiVersion": "v1",
+        "version": env!("CARGO_PKG_VERSION"),
+        "schemaVersion": schema_version,
+        "serverTime": crate::clock::rfc3339(app.now_ms()),
+        "timezone": b.timezone,
+        "currency": b.currency,
+        "defaultCountry": b.default_country,
+    }))
 }

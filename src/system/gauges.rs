@@ -1,0 +1,96 @@
+//! The gauges `/metrics` shows next to the request counters: database and WAL size, uptime,
+//! job health, the connection layer's counters.
+
+use crate::app::App;
+use crate::metrics::Gauge;
+use std::sync::atomic::Ordering;
+
+pub fn gauges(app: &App) -> Vec<Gauge> {
+    let (db_bytes, wal_bytes) = app.db.file_sizes();
+    let mut gauges = vec![
+        Gauge { name: "buildxpert_db_size_bytes", help: "Size of the database file.", value: db_bytes as f64 },
+        Gauge { name: "buildxpert_db_wal_size_bytes", help: "Size of the write-ahead log.", value: wal_bytes as f64 },
+        Gauge {
+            name: "buildxpert_uptime_seconds",
+            help: "Seconds since the process started.",
+            value: app.started.elapsed().as_secs_f64().floor(),
+        },
+        Gauge {
+            name: "buildxpert_jobs_healthy",
+            help: "1 when the background job runner beats.",
+            value: if app.jobs.check().is_ok() { 1.0 } else { 0.0 },
+        },
+        Gauge {
+            name: "buildxpert_longpoll_waiters",
+            help: "Long-polls waiting for an event (parked, holding no thread).",
+            value: app.hub.waiting() as f64,
+        },
+        Gauge {
+            name: "buildxpert_ratelimit_keys",
+            help: "Keys tracked by the rate limiter.",
+            value: app.limiter.len() as f64,
+        },
+    ];
+    if let Some(n) = app.net.get() {
+        let g = |name, help, v: u64| Gauge { name, help, value: v as f64 };
+        gauges.extend([
+            g(
+                "buildxpert_open_connections",
+                "Open client connections.",
+                n.open_connections.load(Ordering::Relaxed) as u64,
+            ),
+            g(
+                "buildxpert_workers_busy",
+                "Worker threads running a handler.",
+                n.busy_workers.load(Ordering::Relaxed) as u64,
+            ),
+            g("buildxpert_workers_total", "Worker threads.", u64::from(app.config.server.workers)),
+            g(
+                "buildxpert_requests_queued",
+                "Complete requests waiting for a worker.",
+                n.queued_requests.load(Ordering::Relaxed) as u64,
+            ),
+            g(
+                "buildxpert_connections_accepted_total",
+                "Connections accepted since start.",
+                n.accepted_total.load(Ordering::Relaxed),
+            ),
+            g(
+                "buildxpert_connections_refused_total",
+                "Connections refused at the connection cap.",
+                n.refused_total.load(Ordering::Relaxed),
+            ),
+            g(
+                "buildxpert_connections_timed_out_total",
+                "Connections closed by a header, request or idle timeout.",
+                n.timed_out_total.load(Ordering::Relaxed),
+            ),
+            g(
+                "buildxpert_connections_refused_per_ip_total",
+                "Connections refused at server.max_connections_per_ip.",
+                n.refused_per_ip_total.load(Ordering::Relaxed),
+            ),
+            g(
+                "buildxpert_connections_shed_total",
+                "Idle keep-alive connections closed to make room at server.max_connections.",
+                n.shed_idle_total.load(Ordering::Relaxed),
+            ),
+            g(
+                "buildxpert_body_memory_reserved_bytes",
+                "Bytes of server.max_body_memory_bytes reserved by request bodies over 64 KiB.",
+                n.body_reserved_bytes.load(Ordering::Relaxed) as u64,
+            ),
+            g(
+                "buildxpert_body_memory_buffered_bytes",
+                "Bytes those request bodies hold in their buffers now.",
+                n.body_buffered_bytes.load(Ordering::Relaxed) as u64,
+            ),
+            g(
+                "buildxpert_body_memory_waiting",
+                "Connections whose request body waits, unread, for room in server.max_body_memory_bytes.",
+                n.body_waiting.load(Ordering::Relaxed) as u64,
+            ),
+        ]);
+    }
+    gauges
+}
