@@ -120,15 +120,17 @@ pub struct UserView {
 }
 
 pub fn find_by_id(c: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
-    c.query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"), [id], User::from_row).optional()
+    // Cached: every authenticated write and most notifications look a user up.
+    c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+        .query_row([id], User::from_row)
+        .optional()
 }
 
 pub fn find_by_phone(c: &Connection, phone: &str, role: Role) -> rusqlite::Result<Option<User>> {
-    c.query_row(
-        &format!("SELECT {USER_COLUMNS} FROM users WHERE phone = ?1 AND role = ?2 AND deleted_at IS NULL"),
-        rusqlite::params![phone, role.as_str()],
-        User::from_row,
-    )
+    c.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE phone = ?1 AND role = ?2 AND deleted_at IS NULL"
+    ))?
+    .query_row(rusqlite::params![phone, role.as_str()], User::from_row)
     .optional()
 }
 

@@ -193,7 +193,9 @@ impl Party {
 }
 
 pub fn find(c: &Connection, id: &str) -> rusqlite::Result<Option<Booking>> {
-    c.query_row(&format!("SELECT {COLUMNS} FROM bookings WHERE id = ?1"), [id], Booking::from_row).optional()
+    c.prepare_cached(&format!("SELECT {COLUMNS} FROM bookings WHERE id = ?1"))?
+        .query_row([id], Booking::from_row)
+        .optional()
 }
 
 /// The booking as one of its parties acts on it: 404 for anyone else (existence is not revealed),

@@ -73,7 +73,8 @@ impl SubService {
 }
 
 pub fn find(c: &Connection, id: &str) -> rusqlite::Result<Option<Category>> {
-    c.query_row(&format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE id = ?1"), [id], Category::from_row)
+    c.prepare_cached(&format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE id = ?1"))?
+        .query_row([id], Category::from_row)
         .optional()
 }
 
