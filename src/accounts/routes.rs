@@ -56,8 +56,9 @@ pub fn signup(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
     Ok(json_response(202, &json!({"otpSent": true, "expiresInSeconds": super::otp::CODE_TTL_MS / 1000})))
 }
 
+// Token answers are never cached anywhere (RFC 6749 §5.1).
 pub fn verify(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
-    created(&signup::verify(app, ctx, body(ctx, req)?, &device(req))?)
+    private(json_response(201, &signup::verify(app, ctx, body(ctx, req)?, &device(req))?))
 }
 
 pub fn resend(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
@@ -66,11 +67,11 @@ pub fn resend(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
 }
 
 pub fn login(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
-    ok(&login::login(app, ctx, body(ctx, req)?, &device(req))?)
+    private(json_response(200, &login::login(app, ctx, body(ctx, req)?, &device(req))?))
 }
 
 pub fn refresh(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
-    ok(&login::refresh(app, ctx, body(ctx, req)?)?)
+    private(json_response(200, &login::refresh(app, ctx, body(ctx, req)?)?))
 }
 
 pub fn logout(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
