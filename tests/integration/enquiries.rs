@@ -188,6 +188,7 @@ fn the_operator_is_mailed_each_enquiry() {
     assert_eq!(mail[0].rcpt_to, vec!["ops@bx.example".to_string()]);
     assert!(mail[0].data.contains("Subject: New enquiry from Asha"), "{}", mail[0].data);
     assert!(mail[0].data.contains("asha@example.com") && mail[0].data.contains("Need a plumber"));
+    assert!(mail[0].data.contains("Need a plumber<br>"), "line breaks kept in the HTML part: {}", mail[0].data);
 
     // A honeypot hit sends nothing either.
     contact(&app, json!({"name": "Bot", "email": "b@example.com", "message": "spam", "website": "x"}));
