@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod enquiries;
 pub mod events;
 pub mod files;
 pub mod guard;

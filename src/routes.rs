@@ -7,6 +7,7 @@ pub fn router() -> Router<Handler> {
     let mut r: Router<Handler> = Router::new();
     crate::system::routes::register(&mut r);
     crate::accounts::routes::register(&mut r);
+    crate::enquiries::routes::register(&mut r);
     crate::catalog::routes::register(&mut r);
     crate::bookings::routes::register(&mut r);
     crate::notify::routes::register(&mut r);

@@ -76,8 +76,8 @@ impl Mailer {
     }
 }
 
-/// The title is the subject; the HTML part is the body as one paragraph. SMTP needs no outbound
-/// HTTP client.
+/// The title is the subject; the HTML part is the body as one paragraph, its line breaks kept
+/// (an operator e-mail quotes a multi-line enquiry). SMTP needs no outbound HTTP client.
 impl Sender for Mailer {
     fn channel(&self) -> Channel {
         Channel::Email
@@ -85,13 +85,13 @@ impl Sender for Mailer {
 
     fn send(&self, _: &Outbound, msg: &super::Message) -> Result<Sent, SendError> {
         let to = single(msg, "e-mail address")?;
-        let html = format!("<p>{}</p>", html_escape(msg.body));
+        let html = format!("<p>{}</p>", html_escape(msg.body).replace('\n', "<br>\n"));
         Mailer::send(self, to, msg.title, msg.body, &html).map(Sent::new)
     }
 }
 
-/// The texts are one line already (notification templates); the HTML part also needs markup
-/// escaped.
+/// Notification texts are one line, an enquiry's may be several; the HTML part needs markup
+/// escaped either way.
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }

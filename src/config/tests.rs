@@ -47,6 +47,8 @@ fn embedded_defaults_match_config_md() {
     assert_eq!(c.sms.provider, "console");
     assert_eq!(c.payments.gateway, "sandbox");
     assert_eq!(c.limits.api_per_user_per_minute, 600);
+    assert_eq!(c.limits.contact_per_ip_per_hour, 5);
+    assert_eq!(c.email.operator, "");
     assert_eq!(c.database_path(), std::path::PathBuf::from("./data/buildxpert.db"));
 }
 
@@ -110,6 +112,16 @@ fn unknown_keys_and_bad_values_name_the_key() {
     let (_d, o) = with_file("[[webhooks]]\nurl = \"https://x\"\nsecret = \"whsec_abc\"\nfoo = 1\n");
     let err = Config::load_from(&o, &[]).unwrap_err();
     assert!(err.0.contains("webhooks[0].foo"), "{err}");
+}
+
+#[test]
+fn the_operator_address_is_an_address_or_empty() {
+    for bad in ["ops", "@x.example", "ops@", "a@b@c"] {
+        let err = Config::load_from(&Overrides::default(), &env(&[("BUILDXPERT_EMAIL__OPERATOR", bad)])).unwrap_err();
+        assert!(err.0.contains("email.operator"), "{bad}: {err}");
+    }
+    let c = Config::load_from(&Overrides::default(), &env(&[("BUILDXPERT_EMAIL__OPERATOR", "ops@x.example")])).unwrap();
+    assert_eq!(c.email.operator, "ops@x.example");
 }
 
 #[test]

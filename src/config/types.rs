@@ -113,6 +113,8 @@ pub struct Expo {
 pub struct Email {
     pub provider: String,
     pub from: String,
+    /// Where enquiries from the contact form are mailed; empty: the admin dashboard only.
+    pub operator: String,
     pub smtp: Smtp,
 }
 
@@ -210,6 +212,7 @@ pub struct Limits {
     pub bookings_per_user_per_hour: u32,
     pub payments_per_user_per_hour: u32,
     pub calls_per_user_per_minute: u32,
+    pub contact_per_ip_per_hour: u32,
     pub api_per_user_per_minute: u32,
 }
 
@@ -341,6 +344,10 @@ impl Config {
         http_url("push.expo.base_url", &self.push.expo.base_url)?;
         one_of("email.provider", &self.email.provider, &["none", "smtp"])?;
         one_of("email.smtp.tls", &self.email.smtp.tls, &["none", "starttls", "tls"])?;
+        let op = &self.email.operator;
+        if !op.is_empty() && (op.matches('@').count() != 1 || op.starts_with('@') || op.ends_with('@')) {
+            return Err(ConfigError(format!("`email.operator` must be an e-mail address or empty, not {op:?}")));
+        }
         if self.email.provider == "smtp" && self.email.smtp.host.is_empty() {
             return Err(ConfigError("`email.smtp.host` is required when `email.provider` is smtp".into()));
         }

@@ -1,6 +1,7 @@
-//! One claimed delivery out through its channel's [`Sender`]: the webhook payload as stored, or
-//! the notification's texts to the user's address on the channel (their phone, e-mail address or
-//! every active device). Runs outside any transaction.
+//! One claimed delivery out through its channel's [`Sender`]: the webhook payload as stored, an
+//! operator e-mail's subject and text to its address, or the notification's texts to the user's
+//! address on the channel (their phone, e-mail address or every active device). Runs outside any
+//! transaction.
 
 use super::worker::{Claimed, Outcome};
 use super::{Channel, Recipient};
@@ -21,6 +22,9 @@ pub(super) fn send(app: &App, d: &Claimed) -> Outcome {
         let msg = Message { id: &d.id, body: &d.payload, ..Message::text(&[], "") };
         return outcome(hook.send(&app.outbound, &msg));
     }
+    if d.channel == Channel::Email && d.user_id.is_none() && !d.target.is_empty() {
+        return to_operator(app, d);
+    }
     let (user, (title, body, data)) = match load(app, d) {
         Ok((Some(user), Some(note))) => (user, note),
         Ok(_) => return Outcome::Permanent("the user or notification no longer exists".into()),
@@ -36,6 +40,19 @@ pub(super) fn send(app: &App, d: &Claimed) -> Outcome {
     let data: Value = serde_json::from_str(&data).unwrap_or_default();
     let forget = |token: &str| forget_device(app, token);
     let msg = Message { id: &d.id, to: &to, title: &title, body: &body, data: &data, forget: &forget };
+    outcome(sender.send(&app.outbound, &msg))
+}
+
+/// An e-mail queued by `outbox::email_operator`: `{subject, text}` to the stored address.
+fn to_operator(app: &App, d: &Claimed) -> Outcome {
+    let Some(sender) = app.senders.get(Channel::Email) else {
+        return Outcome::Permanent("e-mail is no longer configured".into());
+    };
+    let p: Value = serde_json::from_str(&d.payload).unwrap_or_default();
+    let field = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let (title, body) = (field("subject"), field("text"));
+    let to = [d.target.clone()];
+    let msg = Message { id: &d.id, to: &to, title: &title, body: &body, ..Message::text(&[], "") };
     outcome(sender.send(&app.outbound, &msg))
 }
 

@@ -1,6 +1,7 @@
 //! The outbox API, called inside the business transaction: [`notify`] records the in-app
 //! notification, its `notification.created` event and the first external delivery; [`event`]
-//! records a real-time event for users and the operator-webhook deliveries it matches.
+//! records a real-time event for users and the operator-webhook deliveries it matches;
+//! [`email_operator`] queues an e-mail to the operator's address (`email.operator`).
 
 use super::{Category, Channel, Kind, Texts, FALLBACK};
 use crate::app::App;
@@ -191,4 +192,18 @@ pub fn event(tx: &Transaction, app: &App, user_ids: &[&str], event_type: &str, d
         }
     }
     Ok(())
+}
+
+/// Queues an e-mail to the operator (`email.operator`) when e-mail is configured and the address
+/// is set; returns the delivery id, or `None` when there is nowhere to send it. The delivery has
+/// no user: its target is the address and its payload the subject and text, and the worker sends
+/// it through the same e-mail sender, with the same retries and dead letters. Call inside the
+/// business transaction.
+pub fn email_operator(tx: &Transaction, app: &App, subject: &str, text: &str) -> rusqlite::Result<Option<String>> {
+    let to = app.config.email.operator.as_str();
+    if to.is_empty() || app.senders.get(Channel::Email).is_none() {
+        return Ok(None);
+    }
+    let payload = json!({"subject": subject, "text": text}).to_string();
+    queue(tx, None, None, Channel::Email, to, &payload, app.now_ms()).map(Some)
 }

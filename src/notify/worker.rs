@@ -26,9 +26,9 @@ pub(super) struct Claimed {
     pub notification_id: Option<String>,
     pub user_id: Option<String>,
     pub channel: Channel,
-    /// A webhook's URL; empty for a user's channel.
+    /// A webhook's URL or the operator's e-mail address; empty for a user's channel.
     pub target: String,
-    /// A webhook's signed body; `{}` for a user's channel.
+    /// A webhook's signed body, an operator e-mail's `{subject, text}`; `{}` for a user's channel.
     pub payload: String,
     attempts: i64,
 }

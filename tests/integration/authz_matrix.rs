@@ -28,7 +28,8 @@ fn classify(method: &str, path: &str) -> Access {
         ("GET", "/api/v1/categories")
         | ("GET", "/api/v1/listings")
         | ("GET", "/api/v1/listings/{id}")
-        | ("GET", "/api/v1/provider/calendar.ics") => Access::Public,
+        | ("GET", "/api/v1/provider/calendar.ics")
+        | ("POST", "/api/v1/contact") => Access::Public,
         ("POST", "/api/v1/bookings") => Access::Customer,
         (_, p) if p.starts_with("/api/v1/bookings") => Access::Parties,
         (_, p) if p.starts_with("/api/v1/provider/") => Access::Provider,

@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     // Features, each calling only the ones below it.
     &["bookings"],
     &["catalog"],
-    &["accounts"],
+    &["accounts", "enquiries"],
     &["notify", "system"],
     &["events"],
     // Kit that needs the App: guard, audit, idempotency.

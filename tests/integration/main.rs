@@ -18,6 +18,7 @@ mod catalog;
 mod cli;
 mod connections;
 mod dispatch;
+mod enquiries;
 mod events;
 mod file_modes;
 mod idempotency;
