@@ -210,6 +210,7 @@ pub struct Limits {
     pub bookings_per_user_per_hour: u32,
     pub payments_per_user_per_hour: u32,
     pub calls_per_user_per_minute: u32,
+    pub messages_per_user_per_minute: u32,
     pub api_per_user_per_minute: u32,
 }
 
