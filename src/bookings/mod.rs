@@ -38,6 +38,7 @@ pub mod calendar;
 pub mod create;
 pub mod earnings;
 pub mod ical;
+pub mod messages;
 pub mod notices;
 pub mod ratings;
 pub mod read;
