@@ -1,5 +1,6 @@
-//! HTTP handlers for bookings, ratings, reports, provider earnings and the calendar feed. They
-//! parse the request, check the caller and shape the response; the operations live beside them.
+//! HTTP handlers for bookings, their chat, ratings, reports, provider earnings and the calendar
+//! feed. They parse the request, check the caller and shape the response; the operations live
+//! beside them.
 
 use super::read::{self, Mine};
 use super::transitions::{self, Action};
