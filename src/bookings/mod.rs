@@ -1,8 +1,8 @@
 //! Bookings: a customer asks a provider's listing for a slot; the provider accepts, rejects,
 //! starts and completes it; either side cancels within the rules; unanswered requests expire.
 //! Every move is one transaction with its history row, the other party's notification and both
-//! parties' real-time events. Also ratings, reports, provider earnings, reminders and the
-//! provider's iCalendar feed.
+//! parties' real-time events. Also the parties' chat (`messages.rs`), ratings, reports, provider
+//! earnings, reminders and the provider's iCalendar feed.
 //!
 //! This file holds the domain types and the building blocks shared by the submodules.
 //!
@@ -26,7 +26,7 @@
 //!   lockouts, trusted addresses, addresses. notify: notifications, deliveries, devices,
 //!   notification_settings. events: events. catalog: categories, sub_services, listings,
 //!   listing_prices. bookings: bookings, booking_items, booking_history, ratings, reports,
-//!   passes, calendar_tokens and the reminder marks. Another owner's rows are read through a
+//!   passes, calendar_tokens, messages and the reminder marks. Another owner's rows are read through a
 //!   function it exports when it is below the reader (bookings → catalog → accounts → notify →
 //!   events), and through a view it exports (`schema/0008_views.sql`) when they join into the
 //!   reader's own statement or the reader may not import it (catalog never imports bookings).
@@ -38,6 +38,7 @@ pub mod calendar;
 pub mod create;
 pub mod earnings;
 pub mod ical;
+pub mod messages;
 pub mod notices;
 pub mod ratings;
 pub mod read;

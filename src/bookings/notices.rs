@@ -80,3 +80,47 @@ pub const TWO_HOURS: Kind = reminder("reminder.two_hours", |f| {
     let Booking { first, other, service, when, .. } = booking(f);
     Texts::new("Booking in 2 hours", format!("Hi {first}, {service} with {other} starts{when}."))
 });
+
+/// Longest preview of a message's text in its notification: one line (`Facts::get`), cut here,
+/// so an SMS or a push never carries the conversation itself.
+pub const PREVIEW_CHARS: usize = 60;
+
+/// `text` (already one line) cut to [`PREVIEW_CHARS`], with an ellipsis when it was longer.
+pub fn preview(text: &str) -> String {
+    if text.chars().count() <= PREVIEW_CHARS {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(PREVIEW_CHARS - 1).collect();
+    format!("{}…", cut.trim_end())
+}
+
+/// The other party wrote in the booking's chat (facts plus `preview`, the message's text).
+pub const MESSAGE_RECEIVED: Kind = booking_update("message.received", |f| {
+    let Booking { first, other, service, .. } = booking(f);
+    let preview = preview(&f.get("preview"));
+    Texts::new(
+        format!("New message from {other}"),
+        format!("Hi {first}, {other} wrote about your {service} booking: \"{preview}\""),
+    )
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_message_notice_carries_only_a_short_one_line_preview() {
+        let long = format!("Call me\non 98450 12345\r\n{}", "x".repeat(200));
+        let d = json!({"category": "Plumber", "otherName": "Ravi\nKumar", "preview": long});
+        let t = MESSAGE_RECEIVED.texts("Asha Rao", &d);
+        assert_eq!(t.title, "New message from Ravi Kumar");
+        assert!(t
+            .body
+            .starts_with("Hi Asha, Ravi Kumar wrote about your Plumber booking: \"Call me on 98450 12345 xx"));
+        assert!(!t.body.contains('\n') && !t.body.contains('\r'));
+        assert!(t.body.ends_with("…\""), "{}", t.body);
+        assert!(t.body.chars().count() < 140, "{}", t.body);
+        assert_eq!(preview("short"), "short");
+    }
+}

@@ -1,9 +1,10 @@
-//! HTTP handlers for bookings, ratings, reports, provider earnings and the calendar feed. They
-//! parse the request, check the caller and shape the response; the operations live beside them.
+//! HTTP handlers for bookings, their chat, ratings, reports, provider earnings and the calendar
+//! feed. They parse the request, check the caller and shape the response; the operations live
+//! beside them.
 
 use super::read::{self, Mine};
 use super::transitions::{self, Action};
-use super::{calendar, create, earnings, ratings, reports, Status};
+use super::{calendar, create, earnings, messages, ratings, reports, Status};
 use crate::app::App;
 use crate::app::Handler;
 use crate::guard;
@@ -11,6 +12,7 @@ use crate::web::auth::Role;
 use crate::web::json::{body, created, json_response, no_content, ok, optional_body, private};
 use crate::web::page::PageRequest;
 use crate::web::router::Router;
+use crate::web::{cursor, query};
 use crate::web::{ApiError, Ctx, Params};
 use rouille::{Request, Response};
 use serde_json::json;
@@ -28,6 +30,9 @@ pub fn register(r: &mut Router<Handler>) {
         .add("POST", "/api/v1/bookings/{id}/cancel", cancel)
         .add("POST", "/api/v1/bookings/{id}/rating", rate)
         .add("POST", "/api/v1/bookings/{id}/report", report)
+        .add("GET", "/api/v1/bookings/{id}/messages", list_messages)
+        .add("POST", "/api/v1/bookings/{id}/messages", send_message)
+        .add("POST", "/api/v1/bookings/{id}/messages/read", read_messages)
         .add("GET", "/api/v1/admin/reports", admin_list_reports)
         .add("PATCH", "/api/v1/admin/reports/{id}", admin_resolve_report)
         .add("GET", "/api/v1/provider/earnings", provider_earnings)
@@ -119,6 +124,37 @@ pub fn rate(app: &App, ctx: &Ctx, req: &Request, params: &Params) -> Result {
 pub fn report(app: &App, ctx: &Ctx, req: &Request, params: &Params) -> Result {
     let p = guard::principal(app, req)?;
     created(&reports::report(app, &p, params.get("id"), body(ctx, req)?)?)
+}
+
+/// `?after=&limit=`: the booking's chat, oldest first; `after` is a `nextCursor` from before.
+pub fn list_messages(app: &App, ctx: &Ctx, req: &Request, params: &Params) -> Result {
+    let p = guard::principal(app, req)?;
+    let after = req
+        .get_param("after")
+        .filter(|a| !a.is_empty())
+        .map(|a| cursor::decode(&a).map_err(|_| ApiError::field("after", "is not a valid cursor")))
+        .transpose()?;
+    let page = PageRequest { limit: query::limit(req)?, after };
+    private(ok(&messages::list(app, ctx, &p, params.get("id"), &page)?)?)
+}
+
+/// `{text}` → 201 Message, limited per user (`limits.messages_per_user_per_minute`).
+pub fn send_message(app: &App, ctx: &Ctx, req: &Request, params: &Params) -> Result {
+    let p = guard::principal(app, req)?;
+    app.limiter
+        .hit(
+            &format!("messages:{}", p.user_id),
+            crate::web::ratelimit::Limit::per_minute(app.config.limits.messages_per_user_per_minute),
+        )
+        .check()?;
+    created(&messages::send(app, &p, params.get("id"), body(ctx, req)?)?)
+}
+
+/// `{upTo}` → 204: the other party's messages up to that one are read.
+pub fn read_messages(app: &App, ctx: &Ctx, req: &Request, params: &Params) -> Result {
+    let p = guard::principal(app, req)?;
+    messages::mark_read(app, &p, params.get("id"), body(ctx, req)?)?;
+    no_content()
 }
 
 /// `?status=open|resolved|dismissed&limit=&cursor=`, newest first.

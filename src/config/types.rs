@@ -213,6 +213,7 @@ pub struct Limits {
     pub payments_per_user_per_hour: u32,
     pub calls_per_user_per_minute: u32,
     pub contact_per_ip_per_hour: u32,
+    pub messages_per_user_per_minute: u32,
     pub api_per_user_per_minute: u32,
 }
 

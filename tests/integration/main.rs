@@ -26,6 +26,7 @@ mod layers;
 mod listings;
 mod log_hygiene;
 mod me;
+mod messages;
 mod notify;
 mod notify_crash;
 mod openapi;
