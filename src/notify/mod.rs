@@ -24,7 +24,7 @@
 //!   shaped with `Page::map`/`try_map`).
 //! - One owner per table. accounts: users, signups, one-time codes, sessions, refresh tokens,
 //!   lockouts, trusted addresses, addresses. notify: notifications, deliveries, devices,
-//!   notification_settings. events: events. catalog: categories, sub_services, listings,
+//!   notification_settings. events: events. enquiries: enquiries. catalog: categories, sub_services, listings,
 //!   listing_prices. bookings: bookings, booking_items, booking_history, ratings, reports,
 //!   passes, calendar_tokens, messages and the reminder marks. Another owner's rows are read through a
 //!   function it exports when it is below the reader (bookings → catalog → accounts → notify →
