@@ -134,7 +134,20 @@ fn statements_past_the_deadline_are_interrupted_per_call_and_maintenance_is_exem
         })
         .unwrap_err();
     assert!(matches!(&e, DbError::Sqlite(s) if deadline::is_interrupt(s)), "{e}");
-    assert_eq!(db.interrupted_total(), 2);
+    // An interrupted INSERT … SELECT (SQLite rolls the whole transaction back itself).
+    let e = db
+        .write(|tx| {
+            tx.execute("INSERT INTO t VALUES (3)", [])?;
+            tx.execute(
+                "INSERT INTO t WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) \
+                 SELECT x FROM c",
+                [],
+            )
+            .map_err(DbError::from)
+        })
+        .unwrap_err();
+    assert!(matches!(&e, DbError::Sqlite(s) if deadline::is_interrupt(s)), "{e}");
+    assert_eq!(db.interrupted_total(), 3);
     // Short statements after it, on the same connections, are fine: the deadline is per call.
     db.write(|tx| tx.execute("INSERT INTO t VALUES (2)", []).map_err(DbError::from)).unwrap();
     let xs: i64 = db.read(|c| c.query_row("SELECT sum(x) FROM t", [], |r| r.get(0)).map_err(DbError::from)).unwrap();
