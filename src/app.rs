@@ -57,7 +57,9 @@ impl App {
     /// Opens the database (applying migrations) and builds every shared service.
     pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<(App, Vec<Applied>), String> {
         let readers = config.server.workers.clamp(4, 32);
-        let (db, applied) = Db::open(&config.database_path(), readers).map_err(|e| e.to_string())?;
+        let (db, applied) =
+            Db::open(&config.database_path(), readers, Duration::from_millis(config.database.statement_timeout_ms))
+                .map_err(|e| e.to_string())?;
         let outbound = Outbound::new(clock.clone(), Duration::from_secs(5), Duration::from_secs(15));
         let secret = crate::secrets::load_or_create(&config.auth.jwt_secret, &config.server.data_dir, "jwt_secret")?;
         let keys =

@@ -175,7 +175,12 @@ fn run(cmd: Command) -> Result<(), String> {
         }
         Command::Admin { action: AdminAction::Create { common, phone, password, name } } => {
             let cfg = load_for_writing(&common)?;
-            let (db, _) = db::Db::open(&cfg.database_path(), 1).map_err(|e| e.to_string())?;
+            let (db, _) = db::Db::open(
+                &cfg.database_path(),
+                1,
+                std::time::Duration::from_millis(cfg.database.statement_timeout_ms),
+            )
+            .map_err(|e| e.to_string())?;
             let hasher = crate::passwords::Hasher::new(1);
             let id = crate::accounts::bootstrap::create_in(
                 &db,

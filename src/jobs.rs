@@ -16,7 +16,8 @@ pub fn all(_app: &App) -> Vec<Job<App>> {
         }),
         Job::new("idempotency-prune", Duration::from_secs(3600), crate::idempotency::prune),
         Job::new("db-optimize", Duration::from_secs(3600), |app: &App| {
-            app.db.write(|tx| tx.execute_batch("PRAGMA optimize;").map_err(crate::db::DbError::from))
+            // Maintenance: exempt from `database.statement_timeout_ms`.
+            app.db.write_unbounded(|tx| tx.execute_batch("PRAGMA optimize;").map_err(crate::db::DbError::from))
         }),
     ];
     jobs.extend(crate::accounts::jobs());

@@ -91,6 +91,16 @@ fn net_config(c: &Config) -> NetConfig {
 
 /// Starts everything; returns once the socket is bound and requests are being served.
 pub fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, String> {
+    start_with(config, clock, |_| {})
+}
+
+/// [`start`] with `extra` routes added to the route table (tests register test-only routes
+/// through this; the binary never does).
+pub fn start_with(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    extra: impl FnOnce(&mut Router<Handler>),
+) -> Result<Running, String> {
     crate::files::secure_data_dir(&config.server.data_dir)?;
     let lock = DataLock::acquire(&config.database_path())?;
     let listen = config.listen_addr();
@@ -103,7 +113,9 @@ pub fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, String> {
     let app = app.into_shared();
     let listener = TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     raise_backlog(&listener);
-    let router = Arc::new(routes::router());
+    let mut router = routes::router();
+    extra(&mut router);
+    let router = Arc::new(router);
     let handler: net::Handler = {
         let (app, router) = (app.clone(), router.clone());
         Arc::new(move |req: &Request| handle(&app, &router, req))
@@ -184,6 +196,7 @@ pub fn handle(app: &App, router: &Router<Handler>, req: &Request) -> Response {
     let rid = request_id(req.header("X-Request-Id"));
     let _g = RequestIdGuard::set(&rid);
     let _ = take_noted(); // nothing left over from this thread's previous request
+    let _ = crate::db::deadline::take_interrupted();
     let ctx = Ctx {
         request_id: rid.clone(),
         client_ip: client_ip(req.remote_addr(), req.header("X-Forwarded-For"), &app.trusted_proxies),
@@ -234,6 +247,13 @@ pub fn handle(app: &App, router: &Router<Handler>, req: &Request) -> Response {
         }
     };
     let path = router.log_path(&path, req.raw_url()).to_string();
+    if crate::db::deadline::take_interrupted() {
+        // Once per request, tagged with its request id by the logger.
+        log::warn!(
+            "{method} {route}: a database statement ran past database.statement_timeout_ms ({} ms) and was interrupted",
+            app.config.database.statement_timeout_ms
+        );
+    }
     let fin = Finish { rid, origin, method, path, route, started, ip: ctx.client_ip, noted: take_noted() };
     // A parked long-poll returns a placeholder: finish the real response when it resumes.
     if crate::net::parking() {

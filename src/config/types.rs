@@ -60,6 +60,8 @@ pub struct Server {
 pub struct Database {
     pub path: String,
     pub min_free_disk_mb: u64,
+    /// Bound on each `Db::read` / `Db::write` call's statements; 0: none.
+    pub statement_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -321,6 +323,11 @@ impl Config {
             }
         }
         http_url("server.public_url", &s.public_url)?;
+        if self.database.statement_timeout_ms > 600_000 {
+            return Err(ConfigError(
+                "`database.statement_timeout_ms` must be at most 600000 (10 minutes); 0 disables it".into(),
+            ));
+        }
         positive("auth.access_ttl_seconds", self.auth.access_ttl_seconds.into())?;
         positive("auth.refresh_ttl_days", self.auth.refresh_ttl_days.into())?;
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.len() < 32 {

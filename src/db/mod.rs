@@ -3,6 +3,7 @@
 //! serialising writes in-process avoids SQLITE_BUSY storms that pooled writers cause.
 
 mod backup;
+pub mod deadline;
 pub mod keyset;
 mod lock;
 mod migrate;
@@ -14,7 +15,8 @@ pub use migrate::{is_current as migrate_is_current, migrate, Applied, MigrationE
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How long a statement waits for a lock held by another process (backup, admin CLI).
@@ -93,20 +95,30 @@ pub struct Db {
     writer: Mutex<Connection>,
     readers: r2d2::Pool<SqliteConnectionManager>,
     path: PathBuf,
+    /// `database.statement_timeout_ms`; zero: unbounded.
+    statement_timeout: Duration,
+    /// Statements the progress handler interrupted (every connection's).
+    interrupted: Arc<AtomicU64>,
 }
 
 impl Db {
     /// Opens (creating if needed) the database, applies pending migrations, opens the read pool.
-    pub fn open(path: &Path, readers: u32) -> Result<(Db, Vec<Applied>), DbError> {
+    /// Every [`Db::read`] / [`Db::write`] call is bounded by `statement_timeout` (zero: unbounded);
+    /// migrations run before any deadline exists.
+    pub fn open(path: &Path, readers: u32, statement_timeout: Duration) -> Result<(Db, Vec<Applied>), DbError> {
         if let Some(dir) = path.parent() {
             crate::files::create_private_dir(dir).map_err(|e| DbError::Io(std::io::Error::other(e)))?;
         }
+        let interrupted = Arc::new(AtomicU64::new(0));
         let mut writer = open_writer(path)?;
         let applied = migrate(&mut writer)?;
+        deadline::install(&writer, interrupted.clone())?;
+        let counter = interrupted.clone();
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
-            .with_init(|c| {
+            .with_init(move |c| {
                 common_pragmas(c)?;
+                deadline::install(c, counter.clone())?;
                 c.pragma_update(None, "query_only", "ON")
             });
         let readers = r2d2::Pool::builder()
@@ -120,6 +132,8 @@ impl Db {
                 writer: Mutex::new(writer),
                 readers,
                 path: path.to_path_buf(),
+                statement_timeout,
+                interrupted,
             },
             applied,
         ))
@@ -134,20 +148,41 @@ impl Db {
         let _ = self.after_commit.set(hook);
     }
 
+    /// Statements interrupted at `database.statement_timeout_ms` since open.
+    pub fn interrupted_total(&self) -> u64 {
+        self.interrupted.load(Ordering::Relaxed)
+    }
+
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits on Ok, rolls back on Err.
     /// The after-commit hook then runs (outside the write lock) with whether it committed.
+    /// `f` runs under the statement deadline: a statement past it fails with SQLITE_INTERRUPT.
     pub fn write<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
     where
         E: From<DbError>,
     {
-        let result = self.write_inner(f);
+        self.write_with(self.statement_timeout, f)
+    }
+
+    /// [`Db::write`] with no statement deadline: maintenance (`PRAGMA optimize`) only.
+    pub fn write_unbounded<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        deadline::unbounded(|| self.write_with(Duration::ZERO, f))
+    }
+
+    fn write_with<T, E>(&self, timeout: Duration, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        let result = self.write_inner(timeout, f);
         if let Some(hook) = self.after_commit.get() {
             hook(result.is_ok());
         }
         result
     }
 
-    fn write_inner<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    fn write_inner<T, E>(&self, timeout: Duration, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
     where
         E: From<DbError>,
     {
@@ -156,7 +191,12 @@ impl Db {
         let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let tx =
             conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| E::from(DbError::from(e)))?;
-        let out = f(&tx)?;
+        // The deadline covers `f` only: the commit, or the rollback when `tx` drops on an error
+        // (an interrupted statement included), runs after it and is never cut off.
+        let out = {
+            let _armed = deadline::arm(timeout);
+            f(&tx)
+        }?;
         tx.commit().map_err(|e| E::from(DbError::from(e)))?;
         Ok(out)
     }
@@ -167,6 +207,7 @@ impl Db {
         E: From<DbError>,
     {
         let conn = self.readers.get().map_err(|e| E::from(DbError::from(e)))?;
+        let _armed = deadline::arm(self.statement_timeout);
         f(&conn)
     }
 

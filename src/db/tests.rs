@@ -18,7 +18,7 @@ fn m(version: i64, sql: &str) -> Migration {
 fn migrations_apply_once_in_order_and_pragmas_are_set() {
     let dir = tmp();
     let path = dir.join("a.db");
-    let (db, applied) = Db::open(&path, 2).unwrap();
+    let (db, applied) = Db::open(&path, 2, Duration::ZERO).unwrap();
     assert_eq!(applied.len(), MIGRATIONS.len());
     assert_eq!(applied[0].version, 1);
     let (mode, sync, fk): (String, i64, i64) = db
@@ -32,7 +32,7 @@ fn migrations_apply_once_in_order_and_pragmas_are_set() {
         .unwrap();
     assert_eq!((mode.as_str(), sync, fk), ("wal", 1, 1));
     drop(db);
-    let (_db, again) = Db::open(&path, 2).unwrap();
+    let (_db, again) = Db::open(&path, 2, Duration::ZERO).unwrap();
     assert!(again.is_empty(), "nothing pending the second time");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -59,7 +59,7 @@ fn changed_or_unknown_migrations_stop_startup() {
 #[test]
 fn a_failed_write_rolls_back_and_readers_see_commits() {
     let dir = tmp();
-    let (db, _) = Db::open(&dir.join("c.db"), 2).unwrap();
+    let (db, _) = Db::open(&dir.join("c.db"), 2, Duration::ZERO).unwrap();
     let r: Result<(), DbError> = db.write(|tx| {
         tx.execute("INSERT INTO app_meta (key, value) VALUES ('x', '1')", [])?;
         Err(DbError::Io(std::io::Error::other("business rule failed")))
@@ -85,7 +85,7 @@ fn a_failed_write_rolls_back_and_readers_see_commits() {
 fn restore_refuses_while_locked_and_keeps_the_old_file() {
     let dir = tmp();
     let path = dir.join("d.db");
-    let (db, _) = Db::open(&path, 2).unwrap();
+    let (db, _) = Db::open(&path, 2, Duration::ZERO).unwrap();
     db.write(|tx| tx.execute("INSERT INTO app_meta (key, value) VALUES ('v', 'one')", []).map_err(DbError::from))
         .unwrap();
     let snap = dir.join("snap.db");
@@ -101,7 +101,7 @@ fn restore_refuses_while_locked_and_keeps_the_old_file() {
     std::fs::write(&garbage, b"not a database at all, not even close......").unwrap();
     assert!(restore_from(&path, &garbage, 2).is_err());
     let kept = restore_from(&path, &snap, 3).unwrap().unwrap();
-    let (db, _) = Db::open(&path, 2).unwrap();
+    let (db, _) = Db::open(&path, 2, Duration::ZERO).unwrap();
     let v: String = db
         .read(|c| c.query_row("SELECT value FROM app_meta WHERE key='v'", [], |r| r.get(0)).map_err(DbError::from))
         .unwrap();
@@ -110,4 +110,72 @@ fn restore_refuses_while_locked_and_keeps_the_old_file() {
     let v: String = old.query_row("SELECT value FROM app_meta WHERE key='v'", [], |r| r.get(0)).unwrap();
     assert_eq!(v, "two", "the replaced database is kept aside, complete");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Counts to 2 million: some tens of milliseconds, well past a 1 ms deadline.
+const LONG: &str =
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c";
+
+#[test]
+fn statements_past_the_deadline_are_interrupted_per_call_and_maintenance_is_exempt() {
+    let dir = tmp();
+    let (db, _) = Db::open(&dir.join("d.db"), 2, Duration::from_millis(1)).unwrap();
+    let count = |c: &Connection| c.query_row(LONG, [], |r| r.get::<_, i64>(0));
+    let e = db.read(|c| count(c).map_err(DbError::from)).unwrap_err();
+    assert!(matches!(&e, DbError::Sqlite(s) if deadline::is_interrupt(s)), "{e}");
+    assert!(deadline::take_interrupted());
+    assert!(!deadline::take_interrupted(), "taken once");
+    // A write: its insert is rolled back, the writer stays usable.
+    db.write(|tx| tx.execute_batch("CREATE TABLE t (x)").map_err(DbError::from)).unwrap();
+    let e = db
+        .write(|tx| {
+            tx.execute("INSERT INTO t VALUES (1)", [])?;
+            count(tx).map_err(DbError::from)
+        })
+        .unwrap_err();
+    assert!(matches!(&e, DbError::Sqlite(s) if deadline::is_interrupt(s)), "{e}");
+    // An interrupted INSERT … SELECT (SQLite rolls the whole transaction back itself).
+    let e = db
+        .write(|tx| {
+            tx.execute("INSERT INTO t VALUES (3)", [])?;
+            tx.execute(
+                "INSERT INTO t WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) \
+                 SELECT x FROM c",
+                [],
+            )
+            .map_err(DbError::from)
+        })
+        .unwrap_err();
+    assert!(matches!(&e, DbError::Sqlite(s) if deadline::is_interrupt(s)), "{e}");
+    assert_eq!(db.interrupted_total(), 3);
+    // Short statements after it, on the same connections, are fine: the deadline is per call.
+    db.write(|tx| tx.execute("INSERT INTO t VALUES (2)", []).map_err(DbError::from)).unwrap();
+    let xs: i64 = db.read(|c| c.query_row("SELECT sum(x) FROM t", [], |r| r.get(0)).map_err(DbError::from)).unwrap();
+    assert_eq!(xs, 2, "only the second insert is kept");
+    // Maintenance and unbounded callers are not cut off.
+    assert_eq!(db.write_unbounded(|tx| count(tx).map_err(DbError::from)).unwrap(), 2_000_000);
+    let (free, _) = Db::open(&dir.join("e.db"), 2, Duration::ZERO).unwrap();
+    assert_eq!(free.read(|c| count(c).map_err(DbError::from)).unwrap(), 2_000_000);
+    assert_eq!(free.interrupted_total(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn nested_calls_keep_the_outer_deadline() {
+    let _outer = deadline::arm(Duration::from_millis(1));
+    std::thread::sleep(Duration::from_millis(5));
+    {
+        // A later, longer deadline inside does not extend the outer one.
+        let _inner = deadline::arm(Duration::from_secs(60));
+        let c = Connection::open_in_memory().unwrap();
+        deadline::install(&c, Arc::new(AtomicU64::new(0))).unwrap();
+        let e = c.query_row(LONG, [], |r| r.get::<_, i64>(0)).unwrap_err();
+        assert!(deadline::is_interrupt(&e), "{e}");
+    }
+    // Unbounded inside a bounded caller.
+    let c = Connection::open_in_memory().unwrap();
+    deadline::install(&c, Arc::new(AtomicU64::new(0))).unwrap();
+    let n = deadline::unbounded(|| c.query_row(LONG, [], |r| r.get::<_, i64>(0))).unwrap();
+    assert_eq!(n, 2_000_000);
+    let _ = deadline::take_interrupted();
 }

@@ -16,6 +16,11 @@ pub fn gauges(app: &App) -> Vec<Gauge> {
             value: app.started.elapsed().as_secs_f64().floor(),
         },
         Gauge {
+            name: "buildxpert_db_statements_interrupted_total",
+            help: "SQL statements interrupted at database.statement_timeout_ms.",
+            value: app.db.interrupted_total() as f64,
+        },
+        Gauge {
             name: "buildxpert_jobs_healthy",
             help: "1 when the background job runner beats.",
             value: if app.jobs.check().is_ok() { 1.0 } else { 0.0 },

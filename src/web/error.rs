@@ -228,6 +228,11 @@ impl From<crate::db::DbError> for ApiError {
             if f.code == rusqlite::ErrorCode::DatabaseBusy {
                 return ApiError::unavailable("The database is busy; try again.", 1);
             }
+            // `database.statement_timeout_ms` cut a statement off (the request loop logs it, with
+            // the route, and `/metrics` counts it): the client may try again shortly.
+            if f.code == rusqlite::ErrorCode::OperationInterrupted {
+                return ApiError::unavailable("The request took too long in the database; try again.", 2);
+            }
         }
         ApiError::internal(e)
     }
@@ -286,5 +291,13 @@ mod tests {
         assert_eq!((e.status, e.code, e.message.as_str()), (409, "already_exists", "That already exists."));
         let e = fail(rusqlite::ffi::SQLITE_CONSTRAINT_CHECK, "CHECK constraint failed: stars");
         assert_eq!(e.status, 500);
+    }
+
+    #[test]
+    fn interrupted_statements_are_503_with_retry_after() {
+        let f = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT);
+        let e = ApiError::from(rusqlite::Error::SqliteFailure(f, Some("interrupted".into())));
+        assert_eq!((e.status, e.code), (503, "unavailable"));
+        assert!(e.headers.iter().any(|(k, v)| k == "Retry-After" && v == "2"));
     }
 }

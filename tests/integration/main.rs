@@ -14,6 +14,7 @@ mod backup;
 mod bookings;
 mod bookings_jobs;
 mod bookings_rules;
+mod bounded;
 mod catalog;
 mod cli;
 mod connections;

@@ -185,10 +185,27 @@ pub fn spawn_app_with(env: &[(&str, &str)]) -> TestApp {
 
 /// Starts the app on an existing data dir (restart tests).
 pub fn spawn_app_in(dir: TempDir, env: &[(&str, &str)]) -> TestApp {
+    spawn_app_in_with_routes(dir, env, |_| {})
+}
+
+/// Starts the app with test-only routes added to the production route table
+/// (`server::start_with`); the binary's router never has them.
+pub fn spawn_app_with_routes(
+    env: &[(&str, &str)],
+    routes: impl FnOnce(&mut buildxpert::web::router::Router<buildxpert::app::Handler>),
+) -> TestApp {
+    spawn_app_in_with_routes(TempDir::new("app"), env, routes)
+}
+
+fn spawn_app_in_with_routes(
+    dir: TempDir,
+    env: &[(&str, &str)],
+    routes: impl FnOnce(&mut buildxpert::web::router::Router<buildxpert::app::Handler>),
+) -> TestApp {
     let clock = Arc::new(ManualClock::new());
     let twilio = fake_twilio();
     let cfg = test_config(dir.path(), &with_twilio(&twilio, env));
-    let running = buildxpert::server::start(cfg, clock.clone()).expect("server starts");
+    let running = buildxpert::server::start_with(cfg, clock.clone(), routes).expect("server starts");
     TestApp { twilio, url: running.url(), addr: running.addr, clock, running: Some(running), dir }
 }
 
