@@ -16,6 +16,7 @@ mod bookings_jobs;
 mod bookings_rules;
 mod catalog;
 mod cli;
+mod compression;
 mod connections;
 mod dispatch;
 mod events;
