@@ -10,6 +10,7 @@ use crate::db::{Applied, DataLock};
 use crate::net::{self, NetConfig, Reject, ShutdownHandle};
 use crate::routes;
 use crate::runner::Runner;
+use crate::web::compress;
 use crate::web::ctx::{client_ip, request_id, RequestIdGuard};
 use crate::web::headers::{allowed_origin, apply_cors, apply_security, preflight};
 use crate::web::ratelimit::take_noted;
@@ -254,7 +255,8 @@ pub fn handle(app: &App, router: &Router<Handler>, req: &Request) -> Response {
             app.config.database.statement_timeout_ms
         );
     }
-    let fin = Finish { rid, origin, method, path, route, started, ip: ctx.client_ip, noted: take_noted() };
+    let gzip = compress::accepts_gzip(req.header("Accept-Encoding"));
+    let fin = Finish { rid, origin, method, path, route, started, ip: ctx.client_ip, noted: take_noted(), gzip };
     // A parked long-poll returns a placeholder: finish the real response when it resumes.
     if crate::net::parking() {
         if let Some(shared) = app.arc() {
@@ -265,8 +267,8 @@ pub fn handle(app: &App, router: &Router<Handler>, req: &Request) -> Response {
     fin.apply(app, resp)
 }
 
-/// What every response gets on its way out: CORS, rate-limit and security headers, the request
-/// id, the metrics sample and the access-log line.
+/// What every response gets on its way out: gzip when negotiated (`web::compress`), CORS,
+/// rate-limit and security headers, the request id, the metrics sample and the access-log line.
 struct Finish {
     rid: String,
     origin: Option<String>,
@@ -277,11 +279,14 @@ struct Finish {
     started: Instant,
     ip: std::net::IpAddr,
     noted: Option<crate::web::ratelimit::Decision>,
+    /// The request's `Accept-Encoding` accepts gzip.
+    gzip: bool,
 }
 
 impl Finish {
     fn apply(self, app: &App, mut resp: Response) -> Response {
         let _g = RequestIdGuard::set(&self.rid);
+        resp = compress::apply(resp, self.gzip, self.method == "HEAD");
         if let Some(o) = &self.origin {
             if self.route != "preflight" {
                 apply_cors(&mut resp, o);

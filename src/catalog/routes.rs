@@ -6,6 +6,7 @@ use crate::app::App;
 use crate::app::Handler;
 use crate::guard;
 use crate::web::auth::{Principal, Role};
+use crate::web::cache::{cacheable, REVALIDATE};
 use crate::web::json::{body, created, no_content, ok, private};
 use crate::web::page::PageRequest;
 use crate::web::router::Router;
@@ -47,8 +48,12 @@ fn param(req: &Request, name: &str, max: usize) -> std::result::Result<Option<St
     }
 }
 
-pub fn list_categories(app: &App, _: &Ctx, _: &Request, _: &Params) -> Result {
-    ok(&json!({"items": categories::public_list(app)?}))
+/// Public and rarely edited: shared caches may keep it a minute (an admin's edit shows within
+/// 60 s), then revalidate by ETag.
+const CATEGORIES_CACHE: &str = "public, max-age=60";
+
+pub fn list_categories(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
+    Ok(cacheable(req, ok(&json!({"items": categories::public_list(app)?}))?, CATEGORIES_CACHE))
 }
 
 /// `?category=<slug>&city=&state=&q=&limit=&cursor=`, newest first.
@@ -63,8 +68,10 @@ pub fn search_listings(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result 
     ok(&search::search(app, &s, &page)?)
 }
 
-pub fn get_listing(app: &App, _: &Ctx, _: &Request, p: &Params) -> Result {
-    ok(&search::get(app, p.get("id"))?)
+/// `no-cache` + ETag: a provider's edit or a moderation (hidden listing) shows at once; an
+/// unchanged listing costs a 304.
+pub fn get_listing(app: &App, _: &Ctx, req: &Request, p: &Params) -> Result {
+    Ok(cacheable(req, ok(&search::get(app, p.get("id"))?)?, REVALIDATE))
 }
 
 // Owner and admin views carry the address: `private` keeps them out of shared caches.

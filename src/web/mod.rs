@@ -1,8 +1,10 @@
 //! The web kit every feature uses: the error envelope, JSON with limits, request context,
-//! routing, security and CORS headers, rate limits, paging. It knows HTTP, never SQL, but for
+//! routing, security and CORS headers, rate limits, paging, validators (ETag → 304) and gzip. It knows HTTP, never SQL, but for
 //! the table that turns violated unique constraints into answers (`error::CONSTRAINTS`).
 
 pub mod auth;
+pub mod cache;
+pub mod compress;
 pub mod ctx;
 pub mod cursor;
 pub mod error;

@@ -17,6 +17,7 @@ mod bookings_rules;
 mod bounded;
 mod catalog;
 mod cli;
+mod compression;
 mod connections;
 mod dispatch;
 mod enquiries;

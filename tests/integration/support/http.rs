@@ -57,6 +57,22 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<(
     Resp { status, headers, body }
 }
 
+/// Like [`request`] without a body, but the body is returned as raw bytes (for compressed
+/// answers). ureq here has no gzip feature: it neither sends `Accept-Encoding` nor decodes.
+pub fn request_bytes(method: &str, url: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let req = b.body(Vec::new()).expect("request builds");
+    let resp = agent().run(req).unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = resp.status().as_u16();
+    let headers =
+        resp.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())).collect();
+    let body = resp.into_body().with_config().limit(64 << 20).read_to_vec().unwrap_or_default();
+    (status, headers, body)
+}
+
 pub fn get(base: &str, path: &str) -> Resp {
     request("GET", &format!("{base}{path}"), &[], None)
 }
