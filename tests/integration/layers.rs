@@ -22,9 +22,9 @@ const LAYERS: &[&[&str]] = &[
     &["guard", "audit", "idempotency"],
     &["app"],
     // Kit: HTTP, channels, infrastructure.
-    &["channels", "logging"],
+    &["channels", "logging", "assets"],
     &["web"],
-    &["db", "net", "hub", "outbound", "passwords", "runner", "metrics", "secrets", "assets"],
+    &["db", "net", "hub", "outbound", "passwords", "runner", "metrics", "secrets"],
     &["config"],
     &["clock", "tz", "files"],
 ];
