@@ -90,10 +90,7 @@ pub fn update(app: &App, ctx: &Ctx, admin: &Principal, id: &str, b: Changes) -> 
         let user = find_by_id(tx, id)?.ok_or_else(ApiError::not_found)?;
         if let Some(locked) = b.locked {
             let until = locked.then_some(now + LOCK_MS);
-            tx.execute(
-                "UPDATE users SET locked_until = ?2, failed_logins = 0 WHERE id = ?1",
-                rusqlite::params![id, until],
-            )?;
+            tx.execute("UPDATE users SET locked_until = ?2 WHERE id = ?1", rusqlite::params![id, until])?;
             if !locked {
                 lockout::clear_all(tx, &user.phone, user.role)?;
             }

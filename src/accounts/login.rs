@@ -243,10 +243,7 @@ pub fn reset(app: &App, ctx: &Ctx, b: ResetBody) -> Result<(), ApiError> {
             return Ok(None);
         }
         let Some(user) = find_by_phone(tx, &phone, role)? else { return Ok(None) };
-        tx.execute(
-            "UPDATE users SET password_hash = ?2, failed_logins = 0, updated_at = ?3 WHERE id = ?1",
-            params![user.id, hash, now],
-        )?;
+        tx.execute("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1", params![user.id, hash, now])?;
         // The code proved the phone from this address: it may sign in at once, however hard
         // others are guessing (an admin's lock still holds).
         lockout::succeeded(tx, &Attempt { phone: &phone, role, ip: &ip }, &user.id, now)?;

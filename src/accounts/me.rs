@@ -116,7 +116,7 @@ pub fn delete(app: &App, ctx: &Ctx, p: &Principal) -> Result<(), ApiError> {
         let user = current_user(tx, &p.user_id)?;
         tx.execute(
             "UPDATE users SET full_name = 'Deleted user', phone = ?2, email = NULL, password_hash = '!',
-                 failed_logins = 0, locked_until = NULL, deleted_at = ?3, updated_at = ?3 WHERE id = ?1",
+                 locked_until = NULL, deleted_at = ?3, updated_at = ?3 WHERE id = ?1",
             params![user.id, format!("deleted:{}", user.id), now],
         )?;
         crate::notify::forget_user(tx, &user.id)?;

@@ -65,14 +65,13 @@ pub struct User {
     pub password_hash: String,
     pub verified: bool,
     pub blocked: bool,
-    pub failed_logins: i64,
     pub locked_until: Option<i64>,
     pub created_at: i64,
     pub deleted: bool,
 }
 
-pub const USER_COLUMNS: &str = "id, role, phone, full_name, email, password_hash, verified, blocked, failed_logins, \
-     locked_until, created_at, deleted_at";
+pub const USER_COLUMNS: &str = "id, role, phone, full_name, email, password_hash, verified, blocked, locked_until, \
+     created_at, deleted_at";
 
 impl User {
     pub fn from_row(r: &Row) -> rusqlite::Result<User> {
@@ -86,10 +85,9 @@ impl User {
             password_hash: r.get(5)?,
             verified: r.get::<_, i64>(6)? != 0,
             blocked: r.get::<_, i64>(7)? != 0,
-            failed_logins: r.get(8)?,
-            locked_until: r.get(9)?,
-            created_at: r.get(10)?,
-            deleted: r.get::<_, Option<i64>>(11)?.is_some(),
+            locked_until: r.get(8)?,
+            created_at: r.get(9)?,
+            deleted: r.get::<_, Option<i64>>(10)?.is_some(),
         })
     }
 
