@@ -15,6 +15,7 @@ mod bookings;
 mod bookings_jobs;
 mod bookings_rules;
 mod bounded;
+mod browser_smoke;
 mod catalog;
 mod cli;
 mod compression;

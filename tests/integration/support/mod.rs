@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod binary;
+pub mod browser;
 #[path = "../../common/fake_http.rs"]
 pub mod fake;
 pub mod http;
