@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod outbound;
+pub mod payments;
 pub mod passwords;
 pub mod routes;
 pub mod runner;

@@ -13,6 +13,8 @@ const LAYERS: &[&[&str]] = &[
     &["server"],
     &["routes", "jobs"],
     // Features, each calling only the ones below it.
+    &["admin"],
+    &["payments", "calls"],
     &["bookings"],
     &["catalog"],
     &["accounts", "enquiries"],
