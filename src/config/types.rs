@@ -23,6 +23,7 @@ pub struct Config {
     pub metrics: Metrics,
     pub limits: Limits,
     pub log: Log,
+    pub backup: Backup,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -226,6 +227,18 @@ pub struct Log {
     pub format: String,
 }
 
+/// Scheduled snapshots (`src/system/backups.rs`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    /// Daily local time `HH:MM` in `business.timezone`; empty: no scheduled backups.
+    pub schedule: String,
+    /// Snapshots kept; older ones are deleted after each new one.
+    pub keep: u32,
+    /// Empty: `<data_dir>/backups`.
+    pub dir: PathBuf,
+}
+
 fn one_of(key: &str, value: &str, allowed: &[&str]) -> Result<(), ConfigError> {
     if allowed.contains(&value) {
         Ok(())
@@ -390,6 +403,11 @@ impl Config {
         positive("notify.backoff_base_seconds", self.notify.backoff_base_seconds.into())?;
         one_of("log.level", &self.log.level, &["error", "warn", "info", "debug", "trace", "off"])?;
         one_of("log.format", &self.log.format, &["text", "json"])?;
+        let schedule = self.backup.schedule.trim();
+        if !schedule.is_empty() && crate::tz::parse_time(schedule).is_none() {
+            return Err(ConfigError(format!("`backup.schedule` must be empty or HH:MM (24 h), not {schedule:?}")));
+        }
+        positive("backup.keep", self.backup.keep.into())?;
         for (i, hook) in self.webhooks.iter().enumerate() {
             http_url(&format!("webhooks[{i}].url"), &hook.url)?;
             if !hook.secret.starts_with("whsec_") {

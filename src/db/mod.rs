@@ -8,7 +8,7 @@ pub mod keyset;
 mod lock;
 mod migrate;
 
-pub use backup::{backup_to, restore_from};
+pub use backup::{backup_to, integrity_check, restore_from};
 pub use lock::DataLock;
 pub use migrate::{is_current as migrate_is_current, migrate, Applied, MigrationError, MIGRATIONS};
 

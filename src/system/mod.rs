@@ -1,4 +1,4 @@
-//! Operations: liveness, readiness checks, metrics gauges, service facts.
+//! Operations: liveness, readiness checks, metrics gauges, service facts, scheduled backups.
 //!
 //! House rules (the same words open every feature's `mod.rs`):
 //! - `routes.rs` has `register()` with all of the feature's routes, its admin routes included,
@@ -28,8 +28,11 @@
 //!   constants in the feature's `notices.rs`.
 //! - Spans of time are `clock::{HOUR_MS, DAY_MS}`.
 
+pub mod backups;
 pub mod gauges;
 pub mod routes;
+
+pub use backups::jobs;
 
 use crate::app::App;
 use crate::db::DbError;

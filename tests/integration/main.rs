@@ -11,6 +11,7 @@ mod auth_signup;
 mod auth_tokens;
 mod authz_matrix;
 mod backup;
+mod backup_schedule;
 mod bookings;
 mod bookings_jobs;
 mod bookings_rules;
