@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_foreign_files_are_ignored() {
-        let ms = 1_796_440_500_000; // 2026-12-04T03:15:00Z
+        let ms = 1_796_354_100_000; // 2026-12-04T03:15:00Z
         assert_eq!(file_name(ms), "buildxpert-20261204T031500Z.db");
         assert_eq!(taken_at(&file_name(ms)), Some(ms));
         assert_eq!(taken_at("buildxpert.db"), None);
