@@ -44,6 +44,7 @@ pub enum Command {
     Backup {
         #[command(flatten)]
         common: Common,
+        /// Where the snapshot goes (an existing file is never overwritten)
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
@@ -51,6 +52,7 @@ pub enum Command {
     Restore {
         #[command(flatten)]
         common: Common,
+        /// The snapshot to restore (integrity and schema version are checked first)
         #[arg(long, value_name = "FILE")]
         from: PathBuf,
     },
@@ -71,8 +73,10 @@ pub enum Command {
     },
     /// Exit 0 when BASE_URL/readyz answers ok (for systemd and containers)
     Healthcheck {
+        /// Base URL of the server (default: from the configuration's server.listen)
         #[arg(long, value_name = "BASE_URL")]
         url: Option<String>,
+        /// Configuration file (default: ./buildxpert.toml when present)
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
@@ -84,10 +88,13 @@ pub enum AdminAction {
     Create {
         #[command(flatten)]
         common: Common,
+        /// Mobile number (any common form; stored as E.164)
         #[arg(long)]
         phone: String,
+        /// At least 8 characters, not all digits
         #[arg(long)]
         password: String,
+        /// Full name shown in the dashboard and audit log
         #[arg(long)]
         name: String,
     },
@@ -106,6 +113,7 @@ pub enum AuditAction {
 pub enum ConfigAction {
     /// Validate and print the effective configuration, secrets masked
     Check {
+        /// Configuration file (default: ./buildxpert.toml when present)
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },

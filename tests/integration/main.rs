@@ -22,6 +22,7 @@ mod cli;
 mod compression;
 mod connections;
 mod dispatch;
+mod docs_reference;
 mod enquiries;
 mod events;
 mod file_modes;
