@@ -46,7 +46,7 @@ fn ref_name(v: &Value) -> Option<&str> {
 }
 
 /// A short type label: `string`, `integer`, `Money`, `array of Booking`, `"a" | "b"`.
-fn type_label(doc: &Value, v: &Value) -> String {
+fn type_label(v: &Value) -> String {
     if let Some(name) = ref_name(v) {
         return format!("`{name}`");
     }
@@ -55,7 +55,7 @@ fn type_label(doc: &Value, v: &Value) -> String {
     }
     for key in ["oneOf", "anyOf"] {
         if let Some(alts) = v.get(key).and_then(Value::as_array) {
-            return alts.iter().map(|a| type_label(doc, a)).collect::<Vec<_>>().join(" or ");
+            return alts.iter().map(|a| type_label(a)).collect::<Vec<_>>().join(" or ");
         }
     }
     let ty = match v.get("type") {
@@ -65,7 +65,7 @@ fn type_label(doc: &Value, v: &Value) -> String {
     };
     if ty.starts_with("array") {
         if let Some(items) = v.get("items") {
-            return format!("array of {}", type_label(doc, items));
+            return format!("array of {}", type_label(items));
         }
     }
     match v.get("format").and_then(Value::as_str) {
@@ -82,7 +82,7 @@ fn one_line(s: &str) -> String {
 fn fields_table(doc: &Value, schema: &Value, out: &mut String) {
     let schema = resolve(doc, schema);
     let Some(props) = schema.get("properties").and_then(Value::as_object) else {
-        let _ = writeln!(out, "Type: {}\n", type_label(doc, schema));
+        let _ = writeln!(out, "Type: {}\n", type_label(schema));
         return;
     };
     let required: Vec<&str> =
@@ -91,7 +91,7 @@ fn fields_table(doc: &Value, schema: &Value, out: &mut String) {
     for (name, p) in props {
         let note = p.get("description").and_then(Value::as_str).map(one_line).unwrap_or_default();
         let req = if required.contains(&name.as_str()) { "yes" } else { "" };
-        let _ = writeln!(out, "| `{name}` | {} | {req} | {note} |", type_label(doc, p));
+        let _ = writeln!(out, "| `{name}` | {} | {req} | {note} |", type_label(p));
     }
     out.push('\n');
 }
@@ -164,7 +164,7 @@ fn render_api(doc: &Value) -> String {
             if !params.is_empty() {
                 out.push_str("| parameter | in | type | required | notes |\n|---|---|---|---|---|\n");
                 for p in params {
-                    let ty = p.get("schema").map(|s| type_label(doc, s)).unwrap_or_default();
+                    let ty = p.get("schema").map(|s| type_label(s)).unwrap_or_default();
                     let req = if p["required"].as_bool() == Some(true) { "yes" } else { "" };
                     let note = p.get("description").and_then(Value::as_str).map(one_line).unwrap_or_default();
                     let _ = writeln!(
@@ -195,7 +195,7 @@ fn render_api(doc: &Value) -> String {
                     .and_then(Value::as_object)
                     .and_then(|c| c.values().next())
                     .and_then(|c| c.get("schema"))
-                    .map(|s| format!(" → {}", type_label(doc, s)))
+                    .map(|s| format!(" → {}", type_label(s)))
                     .unwrap_or_default();
                 let _ = writeln!(out, "| {code} | {}{schema} |", one_line(desc.unwrap_or("")));
             }
