@@ -55,7 +55,7 @@ fn type_label(v: &Value) -> String {
     }
     for key in ["oneOf", "anyOf"] {
         if let Some(alts) = v.get(key).and_then(Value::as_array) {
-            return alts.iter().map(|a| type_label(a)).collect::<Vec<_>>().join(" or ");
+            return alts.iter().map(type_label).collect::<Vec<_>>().join(" or ");
         }
     }
     let ty = match v.get("type") {
@@ -164,7 +164,7 @@ fn render_api(doc: &Value) -> String {
             if !params.is_empty() {
                 out.push_str("| parameter | in | type | required | notes |\n|---|---|---|---|---|\n");
                 for p in params {
-                    let ty = p.get("schema").map(|s| type_label(s)).unwrap_or_default();
+                    let ty = p.get("schema").map(type_label).unwrap_or_default();
                     let req = if p["required"].as_bool() == Some(true) { "yes" } else { "" };
                     let note = p.get("description").and_then(Value::as_str).map(one_line).unwrap_or_default();
                     let _ = writeln!(
