@@ -7,3 +7,7 @@ cd "$(dirname "$0")"
 tests/browser/setup.sh
 cargo test --lib --bins --tests "$@"
 cargo test --manifest-path bench/Cargo.toml
+# Property-based API fuzzing from the OpenAPI document, every role, a short budget here
+# (FUZZ_SECONDS per role; the long run is documented in fuzz/README.md).
+python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check -r fuzz/requirements.txt
+python3 fuzz/api_fuzz.py --binary target/debug/buildxpert --seconds "${FUZZ_SECONDS:-15}"
