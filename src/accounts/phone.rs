@@ -97,3 +97,42 @@ mod tests {
         assert_eq!(Phone::parse("+44 20 7946 0958", "IN").map(|p| p.0), Some("+442079460958".into()));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::Phone;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        /// Whatever is typed, the answer is None or an E.164 number that parses to itself.
+        #[test]
+        fn any_input_gives_none_or_a_stable_e164(raw in "[ -~]{0,40}|[0-9 +()-.]{0,20}", country in "(IN|US|GB|XX)") {
+            if let Some(p) = Phone::parse(&raw, &country) {
+                let s = p.as_str();
+                prop_assert!(s.starts_with('+'));
+                prop_assert!(s[1..].bytes().all(|b| b.is_ascii_digit()));
+                prop_assert!((9..=16).contains(&s.len()), "{}", s);
+                let again = Phone::parse(s, &country);
+                prop_assert_eq!(again.as_ref().map(Phone::as_str), Some(s));
+            }
+        }
+
+        /// An Indian mobile number written any of the common ways is the same number.
+        #[test]
+        fn indian_mobiles_in_common_forms_agree(first in 6u8..=9, rest in "[0-9]{9}", form in 0usize..5) {
+            let n = format!("{first}{rest}");
+            let written = match form {
+                0 => n.clone(),
+                1 => format!("0{n}"),
+                2 => format!("+91 {} {}", &n[..5], &n[5..]),
+                3 => format!("+91-{}-{}", &n[..5], &n[5..]),
+                _ => format!("91{n}"),
+            };
+            let expected = format!("+91{n}");
+            let parsed = Phone::parse(&written, "IN");
+            prop_assert_eq!(parsed.as_ref().map(Phone::as_str), Some(expected.as_str()));
+        }
+    }
+}

@@ -63,3 +63,45 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)),
+            "[ -~]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map("(amount|currency|[a-z]{1,5})", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        /// Any JSON is answered; an accepted amount is exactly the integer sent, within bounds.
+        #[test]
+        fn any_json_is_refused_or_an_exact_amount(v in any_json(), min in 0i64..2) {
+            if let Ok(a) = super::parse(&v, "INR", min) {
+                prop_assert!(a >= min && a <= super::MAX_AMOUNT);
+                prop_assert_eq!(v.get("amount").and_then(Value::as_i64), Some(a));
+                prop_assert_eq!(v.get("currency").and_then(Value::as_str), Some("INR"));
+            }
+        }
+
+        #[test]
+        fn every_amount_in_range_is_accepted(a in 1i64..=super::MAX_AMOUNT) {
+            prop_assert_eq!(super::parse(&json!({"amount": a, "currency": "INR"}), "INR", 1), Ok(a));
+        }
+    }
+}

@@ -59,6 +59,8 @@ mod date;
 mod park;
 mod parse;
 mod poller;
+#[cfg(test)]
+mod props;
 mod respond;
 mod workers;
 
