@@ -131,6 +131,18 @@ mod tests {
         assert!(!verify(&params_string(&callback()), "OTHERKEY_16_CHAR", sum), "wrong key");
     }
 
+    /// JSON mode (v3 APIs sign the exact body text), printed by tests/vectors/payment_vectors.py
+    /// with paytmchecksum 1.7.0: fixed salt, and a random-salt `generateSignature` of the callback.
+    #[test]
+    fn json_body_and_fresh_library_vectors() {
+        let body = r#"{"mid":"INTEGR7769XXXXXX9383","orderId":"ORDER_1"}"#;
+        let fixed = "0ov/ZcELGDsuGF1Yl3//9u+3fJ6Iq3tgFv5qXxSiae/wZd2GXOZQFSeA/FvoOv5d2m6eIMfSOXYrejxrGCJGn5Ti1Ve6aPXrVhTdACjt8t0=";
+        assert_eq!(checksum_with_salt(body, "TESTKEY_16_CHARS", "abcd").as_deref(), Some(fixed));
+        assert!(verify(body, "TESTKEY_16_CHARS", fixed));
+        let generated = "nihVmvmglBoLJe1nRC2NXRiEcyxdkPREnCu5KJqbB3xsewJKAf6sDWYQIlZLxDyFyV2F9fMd7jGW0hd6VXgt3ScWqV+bwdBXF8ZNbwOKMmY=";
+        assert!(verify(&params_string(&callback()), "TESTKEY_16_CHARS", generated));
+    }
+
     #[test]
     fn round_trips_and_survives_garbage() {
         let body = r#"{"mid":"M","orderId":"O"}"#;
