@@ -167,8 +167,11 @@ impl Gateway for Paytm {
             return Err(GatewayError::Rejected("paytm: the status answer is about another order".into()));
         }
         let status = s(&b, "/resultInfo/resultStatus").unwrap_or_default();
-        let outcome = outcome_of(&status);
-        let amount = match s(&b, "/txnAmount") {
+        // 334 "Invalid Order Id": Paytm has no transaction for it (never reached the payment
+        // page); not a final failure — the order expires on our side.
+        let unknown = s(&b, "/resultInfo/resultCode").as_deref() == Some("334");
+        let outcome = if unknown { Outcome::Pending } else { outcome_of(&status) };
+        let amount = match s(&b, "/txnAmount").filter(|a| !a.is_empty()) {
             Some(a) => Some(wire::decimal_to_minor(&a).ok_or_else(|| GatewayError::Rejected("paytm: txnAmount is not an amount".into()))?),
             None => None,
         };
