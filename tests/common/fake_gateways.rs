@@ -132,7 +132,13 @@ impl FakeStripe {
             Reply::json(status, v).with_header("Request-Id", &rand_id("req_"))
         });
         *base.lock().unwrap_or_else(|p| p.into_inner()) = server.url.clone();
-        FakeStripe { url: server.url.clone(), server, secret_key: secret_key.into(), webhook_secret: webhook_secret.into(), shared }
+        FakeStripe {
+            url: server.url.clone(),
+            server,
+            secret_key: secret_key.into(),
+            webhook_secret: webhook_secret.into(),
+            shared,
+        }
     }
 
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> FakeStripe {
@@ -285,14 +291,21 @@ fn stripe_handle(sh: &Shared<StripeState>, key: &str, base: &str, r: &Recorded) 
                 }
             }
             let Ok(amount) = f["line_items[0][price_data][unit_amount]"].parse::<i64>() else {
-                return stripe_error(400, "parameter_invalid_integer", "Invalid integer", Some("line_items[0][price_data][unit_amount]"));
+                return stripe_error(
+                    400,
+                    "parameter_invalid_integer",
+                    "Invalid integer",
+                    Some("line_items[0][price_data][unit_amount]"),
+                );
             };
             if f["mode"] != "payment" || f["line_items[0][quantity]"] != "1" || amount <= 0 {
                 return stripe_error(400, "parameter_invalid", "Invalid line item", None);
             }
             let expires_at = match f.get("expires_at").map(|e| e.parse::<i64>()) {
                 Some(Ok(e)) => e,
-                Some(Err(_)) => return stripe_error(400, "parameter_invalid_integer", "Invalid integer", Some("expires_at")),
+                Some(Err(_)) => {
+                    return stripe_error(400, "parameter_invalid_integer", "Invalid integer", Some("expires_at"))
+                }
                 None => sh.now_secs() + 24 * 3600,
             };
             let id = rand_id("cs_test_");
@@ -314,16 +327,28 @@ fn stripe_handle(sh: &Shared<StripeState>, key: &str, base: &str, r: &Recorded) 
             let id = &p["/v1/checkout/sessions/".len()..];
             match sh.st().sessions.iter().find(|s| s["id"] == id) {
                 Some(s) => (200, s.clone()),
-                None => stripe_error(404, "resource_missing", &format!("No such checkout.session: '{id}'"), Some("session")),
+                None => {
+                    stripe_error(404, "resource_missing", &format!("No such checkout.session: '{id}'"), Some("session"))
+                }
             }
         }
         ("POST", "/v1/refunds") => {
             let Some(pi) = f.get("payment_intent").cloned() else {
-                return stripe_error(400, "parameter_missing", "One of the following params should be provided for this request: payment_intent or charge.", None);
+                return stripe_error(
+                    400,
+                    "parameter_missing",
+                    "One of the following params should be provided for this request: payment_intent or charge.",
+                    None,
+                );
             };
             let mut st = sh.st();
             let Some(s) = st.sessions.iter().find(|s| s["payment_intent"] == pi.as_str()).cloned() else {
-                return stripe_error(404, "resource_missing", &format!("No such payment_intent: '{pi}'"), Some("payment_intent"));
+                return stripe_error(
+                    404,
+                    "resource_missing",
+                    &format!("No such payment_intent: '{pi}'"),
+                    Some("payment_intent"),
+                );
             };
             let total = s["amount_total"].as_i64().unwrap_or(0);
             let refunded: i64 = st
@@ -341,7 +366,15 @@ fn stripe_handle(sh: &Shared<StripeState>, key: &str, base: &str, r: &Recorded) 
                 return stripe_error(400, "charge_already_refunded", "Charge has already been refunded.", None);
             }
             if amount > total - refunded {
-                return stripe_error(400, "amount_too_large", &format!("Refund amount ({amount}) is greater than unrefunded amount on charge ({})", total - refunded), Some("amount"));
+                return stripe_error(
+                    400,
+                    "amount_too_large",
+                    &format!(
+                        "Refund amount ({amount}) is greater than unrefunded amount on charge ({})",
+                        total - refunded
+                    ),
+                    Some("amount"),
+                );
             }
             let r = json!({
                 "id": rand_id("re_"), "object": "refund", "amount": amount, "currency": s["currency"],
@@ -403,7 +436,14 @@ impl FakeRazorpay {
             };
             Reply::json(status, v)
         });
-        FakeRazorpay { url: server.url.clone(), server, key_id, key_secret, webhook_secret: "fake_razorpay_webhook_secret".into(), shared }
+        FakeRazorpay {
+            url: server.url.clone(),
+            server,
+            key_id,
+            key_secret,
+            webhook_secret: "fake_razorpay_webhook_secret".into(),
+            shared,
+        }
     }
 
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> FakeRazorpay {
@@ -468,7 +508,13 @@ impl FakeRazorpay {
             }));
         }
         let o = st.orders[i].clone();
-        let p = st.payments.iter().rev().find(|p| p["order_id"] == order_id && p["status"] == "captured").cloned().expect("captured");
+        let p = st
+            .payments
+            .iter()
+            .rev()
+            .find(|p| p["order_id"] == order_id && p["status"] == "captured")
+            .cloned()
+            .expect("captured");
         (p, o)
     }
 
@@ -544,12 +590,16 @@ fn rzp_handle(sh: &Shared<RazorpayState>, r: &Recorded) -> (u16, Value) {
     let now = sh.now_secs();
     match (r.method.as_str(), parts.as_slice()) {
         ("POST", ["v1", "orders"]) => {
-            let Ok(b) = serde_json::from_slice::<Value>(&r.body) else { return rzp_error(400, "The request body is not valid JSON") };
+            let Ok(b) = serde_json::from_slice::<Value>(&r.body) else {
+                return rzp_error(400, "The request body is not valid JSON");
+            };
             let Some(amount) = b["amount"].as_i64() else { return rzp_error(400, "The amount field is required.") };
             if amount < 100 {
                 return rzp_error(400, "The amount must be atleast INR 1.00");
             }
-            let Some(currency) = b["currency"].as_str() else { return rzp_error(400, "The currency field is required.") };
+            let Some(currency) = b["currency"].as_str() else {
+                return rzp_error(400, "The currency field is required.");
+            };
             if b["receipt"].as_str().is_some_and(|x| x.len() > 40) {
                 return rzp_error(400, "receipt: the length must be no more than 40.");
             }
@@ -572,14 +622,23 @@ fn rzp_handle(sh: &Shared<RazorpayState>, r: &Recorded) -> (u16, Value) {
             (200, json!({"entity": "collection", "count": items.len(), "items": items}))
         }
         ("POST", ["v1", "payments", id, "refund"]) => {
-            let Ok(b) = serde_json::from_slice::<Value>(&r.body) else { return rzp_error(400, "The request body is not valid JSON") };
+            let Ok(b) = serde_json::from_slice::<Value>(&r.body) else {
+                return rzp_error(400, "The request body is not valid JSON");
+            };
             let mut st = sh.st();
-            let Some(p) = st.payments.iter().find(|p| p["id"] == *id).cloned() else { return rzp_error(400, "The id provided does not exist") };
+            let Some(p) = st.payments.iter().find(|p| p["id"] == *id).cloned() else {
+                return rzp_error(400, "The id provided does not exist");
+            };
             if p["status"] != "captured" {
                 return rzp_error(400, "The payment has not been captured");
             }
             let paid = p["amount"].as_i64().unwrap_or(0);
-            let refunded: i64 = st.refunds.iter().filter(|x| x["payment_id"] == *id && x["status"] != "failed").filter_map(|x| x["amount"].as_i64()).sum();
+            let refunded: i64 = st
+                .refunds
+                .iter()
+                .filter(|x| x["payment_id"] == *id && x["status"] != "failed")
+                .filter_map(|x| x["amount"].as_i64())
+                .sum();
             let amount = b["amount"].as_i64().unwrap_or(paid - refunded);
             if refunded >= paid {
                 return rzp_error(400, "The payment has been fully refunded already");
@@ -629,7 +688,9 @@ pub struct FakePaytm {
 fn paytm_answer(key: &str, body: &Value) -> Reply {
     let text = body.to_string();
     let sig = paytm_checksum::generate(&text, key).expect("16-char key");
-    let raw = format!(r#"{{"head":{{"responseTimestamp":"1700000000000","version":"v1","signature":"{sig}"}},"body":{text}}}"#);
+    let raw = format!(
+        r#"{{"head":{{"responseTimestamp":"1700000000000","version":"v1","signature":"{sig}"}},"body":{text}}}"#
+    );
     Reply { status: 200, content_type: "application/json", headers: Vec::new(), body: raw }
 }
 
@@ -644,7 +705,12 @@ impl FakePaytm {
         let (sh, m, k) = (shared.clone(), mid.clone(), key.clone());
         let server = FakeServer::start(move |r, _| {
             if let Some(code) = sh.failing() {
-                return Reply { status: code, content_type: "text/html", headers: Vec::new(), body: "<html>Service Unavailable</html>".into() };
+                return Reply {
+                    status: code,
+                    content_type: "text/html",
+                    headers: Vec::new(),
+                    body: "<html>Service Unavailable</html>".into(),
+                };
             }
             paytm_handle(&sh, &m, &k, r)
         });
@@ -681,7 +747,13 @@ impl FakePaytm {
         self.shared.st().initiate_bodies.clone()
     }
     pub fn txn_id(&self, order_id: &str) -> Option<String> {
-        self.shared.st().orders.iter().find(|o| o.order_id == order_id).map(|o| o.txn_id.clone()).filter(|t| !t.is_empty())
+        self.shared
+            .st()
+            .orders
+            .iter()
+            .find(|o| o.order_id == order_id)
+            .map(|o| o.txn_id.clone())
+            .filter(|t| !t.is_empty())
     }
     pub fn refunds(&self, order_id: &str) -> Vec<Value> {
         self.shared.st().orders.iter().find(|o| o.order_id == order_id).map(|o| o.refunds.clone()).unwrap_or_default()
@@ -699,7 +771,11 @@ impl FakePaytm {
             }
             (o.amount.clone(), o.txn_id.clone())
         };
-        let (status, code, msg) = if success { ("TXN_SUCCESS", "01", "Txn Success") } else { ("TXN_FAILURE", "227", "Your payment has been declined by your bank.") };
+        let (status, code, msg) = if success {
+            ("TXN_SUCCESS", "01", "Txn Success")
+        } else {
+            ("TXN_FAILURE", "227", "Your payment has been declined by your bank.")
+        };
         let fields: Vec<(String, String)> = [
             ("BANKNAME", "State Bank of India"),
             ("BANKTXNID", if success { "777001234567" } else { "" }),
@@ -751,17 +827,31 @@ fn paytm_handle(sh: &Shared<PaytmState>, mid: &str, key: &str, r: &Recorded) -> 
     match path {
         "/theia/api/v1/initiateTransaction" => {
             if q.get("mid").map(String::as_str) != Some(mid) || q.get("orderId") != Some(&order_id) {
-                return paytm_answer(key, &json!({"resultInfo": paytm_result("F", "1007", "Missing mandatory element")}));
+                return paytm_answer(
+                    key,
+                    &json!({"resultInfo": paytm_result("F", "1007", "Missing mandatory element")}),
+                );
             }
             let amount = b.pointer("/txnAmount/value").and_then(Value::as_str).unwrap_or("");
-            if wire::decimal_to_minor(amount).is_none() || b["requestType"] != "Payment" || b["callbackUrl"].as_str().is_none() {
-                return paytm_answer(key, &json!({"resultInfo": paytm_result("F", "1007", "Missing mandatory element")}));
+            if wire::decimal_to_minor(amount).is_none()
+                || b["requestType"] != "Payment"
+                || b["callbackUrl"].as_str().is_none()
+            {
+                return paytm_answer(
+                    key,
+                    &json!({"resultInfo": paytm_result("F", "1007", "Missing mandatory element")}),
+                );
             }
             if st.orders.iter().any(|o| o.order_id == order_id) {
                 return paytm_answer(key, &json!({"resultInfo": paytm_result("F", "325", "Duplicate Order Id")}));
             }
             st.initiate_bodies.push(b.clone());
-            st.orders.push(PaytmOrder { order_id, amount: amount.into(), status: "PENDING".into(), ..Default::default() });
+            st.orders.push(PaytmOrder {
+                order_id,
+                amount: amount.into(),
+                status: "PENDING".into(),
+                ..Default::default()
+            });
             paytm_answer(
                 key,
                 &json!({"resultInfo": paytm_result("S", "0000", "Success"), "txnToken": rand_id("f0a1"), "isPromoCodeValid": false, "authenticated": false}),
@@ -775,7 +865,8 @@ fn paytm_handle(sh: &Shared<PaytmState>, mid: &str, key: &str, r: &Recorded) -> 
                     "TXN_FAILURE" => paytm_result("TXN_FAILURE", "227", "Your payment has been declined by your bank."),
                     _ => paytm_result("PENDING", "402", "Looks like the payment is not complete. Please wait while we confirm the status with your bank."),
                 };
-                let refunded: i64 = o.refunds.iter().filter_map(|x| x["refundAmount"].as_str().and_then(wire::decimal_to_minor)).sum();
+                let refunded: i64 =
+                    o.refunds.iter().filter_map(|x| x["refundAmount"].as_str().and_then(wire::decimal_to_minor)).sum();
                 paytm_answer(
                     key,
                     &json!({"resultInfo": result, "txnId": o.txn_id, "bankTxnId": "777001234567", "orderId": o.order_id,
@@ -786,20 +877,33 @@ fn paytm_handle(sh: &Shared<PaytmState>, mid: &str, key: &str, r: &Recorded) -> 
         },
         "/refund/apply" => {
             let Some(o) = st.orders.iter_mut().find(|o| o.order_id == order_id) else {
-                return paytm_answer(key, &json!({"resultInfo": paytm_result("TXN_FAILURE", "631", "Record not found")}));
+                return paytm_answer(
+                    key,
+                    &json!({"resultInfo": paytm_result("TXN_FAILURE", "631", "Record not found")}),
+                );
             };
             if b["txnType"] != "REFUND" || b["txnId"] != o.txn_id.as_str() || o.status != "TXN_SUCCESS" {
-                return paytm_answer(key, &json!({"resultInfo": paytm_result("TXN_FAILURE", "629", "Refund is not allowed for this transaction")}));
+                return paytm_answer(
+                    key,
+                    &json!({"resultInfo": paytm_result("TXN_FAILURE", "629", "Refund is not allowed for this transaction")}),
+                );
             }
             let amount = b["refundAmount"].as_str().and_then(wire::decimal_to_minor).unwrap_or(0);
             let paid = wire::decimal_to_minor(&o.amount).unwrap_or(0);
-            let refunded: i64 = o.refunds.iter().filter_map(|x| x["refundAmount"].as_str().and_then(wire::decimal_to_minor)).sum();
+            let refunded: i64 =
+                o.refunds.iter().filter_map(|x| x["refundAmount"].as_str().and_then(wire::decimal_to_minor)).sum();
             if amount <= 0 || amount > paid - refunded {
-                return paytm_answer(key, &json!({"resultInfo": paytm_result("TXN_FAILURE", "619", "Invalid refund amount")}));
+                return paytm_answer(
+                    key,
+                    &json!({"resultInfo": paytm_result("TXN_FAILURE", "619", "Invalid refund amount")}),
+                );
             }
             let ref_id = b["refId"].as_str().unwrap_or("").to_string();
             if o.refunds.iter().any(|x| x["refId"] == ref_id.as_str()) {
-                return paytm_answer(key, &json!({"resultInfo": paytm_result("TXN_FAILURE", "617", "Refund Already Raised (If merchant repeated their request within the 10 minutes after initiate the first refund request)")}));
+                return paytm_answer(
+                    key,
+                    &json!({"resultInfo": paytm_result("TXN_FAILURE", "617", "Refund Already Raised (If merchant repeated their request within the 10 minutes after initiate the first refund request)")}),
+                );
             }
             let rf = json!({"txnTimestamp": "2026-12-04 21:10:00.0", "orderId": o.order_id, "mid": mid, "refId": ref_id,
                             "resultInfo": paytm_result("PENDING", "601", "Refund request was raised for this transaction. But it is pending state"),
@@ -807,6 +911,8 @@ fn paytm_handle(sh: &Shared<PaytmState>, mid: &str, key: &str, r: &Recorded) -> 
             o.refunds.push(rf.clone());
             paytm_answer(key, &rf)
         }
-        _ => Reply { status: 404, content_type: "text/html", headers: Vec::new(), body: "<html>Not Found</html>".into() },
+        _ => {
+            Reply { status: 404, content_type: "text/html", headers: Vec::new(), body: "<html>Not Found</html>".into() }
+        }
     }
 }

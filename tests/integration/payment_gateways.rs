@@ -152,7 +152,10 @@ fn stripe_status_and_refunds_partial_and_full() {
     assert_eq!(req.path, "/v1/refunds");
     assert_eq!(req.header("idempotency-key"), Some("rf_1"));
     let form: std::collections::HashMap<_, _> = wire::form_decode(&req.body).unwrap().into_iter().collect();
-    assert_eq!((form["payment_intent"].as_str(), form["amount"].as_str(), form["metadata[refund_id]"].as_str()), (pi.as_str(), "4000", "rf_1"));
+    assert_eq!(
+        (form["payment_intent"].as_str(), form["amount"].as_str(), form["metadata[refund_id]"].as_str()),
+        (pi.as_str(), "4000", "rf_1")
+    );
     // Without the PaymentIntent the adapter finds it through the session.
     f.set_refund_status("pending");
     let r2 = g.refund(&out, &refund_req("rf_2", &c, None, 6_000)).unwrap();
@@ -169,7 +172,9 @@ fn stripe_status_and_refunds_partial_and_full() {
     // The refund webhooks.
     let (h, b) = f.refund_event(&r2.refund_ref, "succeeded");
     let n = parse(&g, &h, &b, now_ms()).unwrap();
-    assert!(matches!(&n[0], Notice::Refund(r) if r.refund_ref == r2.refund_ref && r.status == RefundStatus::Succeeded && r.amount == Some(6_000) && r.gateway_payment_id.as_deref() == Some(pi.as_str())));
+    assert!(
+        matches!(&n[0], Notice::Refund(r) if r.refund_ref == r2.refund_ref && r.status == RefundStatus::Succeeded && r.amount == Some(6_000) && r.gateway_payment_id.as_deref() == Some(pi.as_str()))
+    );
     let (h, b) = f.refund_event(&r2.refund_ref, "failed");
     assert!(matches!(&parse(&g, &h, &b, now_ms()).unwrap()[0], Notice::Refund(r) if r.status == RefundStatus::Failed));
     // An expired session.
@@ -190,7 +195,10 @@ fn stripe_webhook_signatures() {
     let n = parse(&g, &h, &body, now).unwrap();
     let p = payment(&n);
     assert!(p.event_id.starts_with("evt_"));
-    assert_eq!((p.gateway_ref.as_str(), p.payment_id.as_deref(), p.outcome), (c.gateway_ref.as_str(), Some("pay_w1"), Outcome::Succeeded));
+    assert_eq!(
+        (p.gateway_ref.as_str(), p.payment_id.as_deref(), p.outcome),
+        (c.gateway_ref.as_str(), Some("pay_w1"), Outcome::Succeeded)
+    );
     assert_eq!((p.amount, p.currency.as_deref()), (Some(2_500), Some("INR")));
     assert!(p.gateway_payment_id.as_deref().is_some_and(|x| x.starts_with("pi_")));
     // Tampered body.
@@ -209,7 +217,8 @@ fn stripe_webhook_signatures() {
     let new = sign_stripe(&f.webhook_secret, &body, t);
     let old_v1 = sign_stripe("whsec_previous", &body, t).split(',').nth(1).unwrap().to_string();
     let new_v1 = new.split(',').nth(1).unwrap().to_string();
-    for header in [format!("t={t},{old_v1},{new_v1}"), format!("t={t},{new_v1},{old_v1}"), format!("{new},v0=deadbeef")] {
+    for header in [format!("t={t},{old_v1},{new_v1}"), format!("t={t},{new_v1},{old_v1}"), format!("{new},v0=deadbeef")]
+    {
         assert!(parse(&g, &hdrs(&[("stripe-signature", &header)]), &body, now).is_ok(), "{header}");
     }
     assert!(bad_sig(parse(&g, &hdrs(&[("Stripe-Signature", &format!("t={t},{old_v1}"))]), &body, now)));
@@ -239,7 +248,9 @@ fn stripe_webhook_signatures() {
     );
     let n = parse(&g, &h, &b, now).unwrap();
     assert_eq!(n.len(), 2);
-    assert!(matches!(&n[1], Notice::Refund(r) if r.refund_ref == "re_b" && r.status == RefundStatus::Pending && r.gateway_payment_id.as_deref() == Some("pi_9")));
+    assert!(
+        matches!(&n[1], Notice::Refund(r) if r.refund_ref == "re_b" && r.status == RefundStatus::Pending && r.gateway_payment_id.as_deref() == Some("pi_9"))
+    );
 }
 
 #[test]
@@ -286,8 +297,15 @@ fn repeated_outages_open_the_breaker() {
 
 #[test]
 fn retry_after_of_a_429_is_passed_on() {
-    let fake = FakeServer::start(|_, _| Reply::json(429, json!({"error": {"message": "Too many requests"}})).with_header("Retry-After", "7"));
-    let g = Stripe::from_config(&buildxpert::config::Stripe { secret_key: "sk_test_x".into(), webhook_secret: "whsec_x".into(), api_base: fake.url.clone() }).unwrap();
+    let fake = FakeServer::start(|_, _| {
+        Reply::json(429, json!({"error": {"message": "Too many requests"}})).with_header("Retry-After", "7")
+    });
+    let g = Stripe::from_config(&buildxpert::config::Stripe {
+        secret_key: "sk_test_x".into(),
+        webhook_secret: "whsec_x".into(),
+        api_base: fake.url.clone(),
+    })
+    .unwrap();
     assert_eq!(g.query_status(&outbound(), "cs_test_1", "p"), Err(GatewayError::Unavailable { retry_after_secs: 7 }));
 }
 
@@ -308,7 +326,10 @@ fn razorpay_order_wire_format_and_checkout() {
     use base64::Engine;
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", f.key_id, f.key_secret));
     assert_eq!(req.header("authorization"), Some(format!("Basic {basic}").as_str()));
-    assert_eq!(req.json(), json!({"amount": 19_900, "currency": "INR", "receipt": "pay_z1", "notes": {"payment_id": "pay_z1"}}));
+    assert_eq!(
+        req.json(),
+        json!({"amount": 19_900, "currency": "INR", "receipt": "pay_z1", "notes": {"payment_id": "pay_z1"}})
+    );
     // Razorpay's own checks come back as Rejected with its description.
     match g.create_order(&outbound(), &order("pay_z2", 50)) {
         Err(GatewayError::Rejected(why)) => assert!(why.contains("atleast INR 1.00"), "{why}"),
@@ -317,7 +338,9 @@ fn razorpay_order_wire_format_and_checkout() {
     let mut cfg = f.config();
     cfg.key_secret = "not_the_secret".into();
     match Razorpay::from_config(&cfg).unwrap().create_order(&outbound(), &order("pay_z3", 500)) {
-        Err(GatewayError::Rejected(why)) => assert!(why.contains("Authentication failed") && !why.contains("not_the_secret"), "{why}"),
+        Err(GatewayError::Rejected(why)) => {
+            assert!(why.contains("Authentication failed") && !why.contains("not_the_secret"), "{why}")
+        }
         other => panic!("{other:?}"),
     }
     cfg.webhook_secret = String::new();
@@ -344,7 +367,10 @@ fn razorpay_webhooks_status_and_refunds() {
     assert_eq!((p1.gateway_ref.as_str(), p2.gateway_ref.as_str()), (c.gateway_ref.as_str(), c.gateway_ref.as_str()));
     assert_ne!(p1.event_id, p2.event_id);
     assert_eq!(p1.event_id, h1.iter().find(|(k, _)| k == "X-Razorpay-Event-Id").unwrap().1);
-    assert_eq!((p1.amount, p1.currency.as_deref(), p1.payment_id.as_deref()), (Some(30_000), Some("INR"), Some("pay_z9")));
+    assert_eq!(
+        (p1.amount, p1.currency.as_deref(), p1.payment_id.as_deref()),
+        (Some(30_000), Some("INR"), Some("pay_z9"))
+    );
     assert_eq!(p2.payment_id.as_deref(), Some("pay_z9"), "order.paid carries the receipt");
     let pay_id = p1.gateway_payment_id.clone().unwrap();
     // Signature cases: tampered, wrong secret, missing, malformed; no event id header → a body hash.
@@ -358,14 +384,20 @@ fn razorpay_webhooks_status_and_refunds() {
     assert!(a.starts_with("rzp_body_"));
     assert_eq!(a, payment(&parse(&g, &only_sig, &b1, 0).unwrap()).event_id, "the same body, the same id");
     let junk = b"{\"entity\":\"event\"}";
-    assert!(matches!(parse(&g, &hdrs(&[("X-Razorpay-Signature", &f.sign(junk))]), junk, 0), Err(WebhookError::Malformed(_))));
+    assert!(matches!(
+        parse(&g, &hdrs(&[("X-Razorpay-Signature", &f.sign(junk))]), junk, 0),
+        Err(WebhookError::Malformed(_))
+    ));
     // Rotation: the configured secret may list the old one too.
     let mut cfg = f.config();
     cfg.webhook_secret = format!("new_secret {}", f.webhook_secret);
     assert!(parse(&Razorpay::from_config(&cfg).unwrap(), &h1, &b1, 0).is_ok());
 
     let st = g.query_status(&out, &c.gateway_ref, "pay_z9").unwrap();
-    assert_eq!((st.outcome, st.amount, st.gateway_payment_id.as_deref()), (Outcome::Succeeded, Some(30_000), Some(pay_id.as_str())));
+    assert_eq!(
+        (st.outcome, st.amount, st.gateway_payment_id.as_deref()),
+        (Outcome::Succeeded, Some(30_000), Some(pay_id.as_str()))
+    );
     let paths: Vec<String> = f.received().iter().map(|r| r.path.clone()).collect();
     assert!(paths.contains(&format!("/v1/orders/{}/payments", c.gateway_ref)));
 
@@ -447,26 +479,48 @@ fn paytm_callback_then_status_query_then_refunds() {
     let n = parse(&g, &h, &body, 0).unwrap();
     let p = payment(&n);
     let txn = f.txn_id("pay_p9").unwrap();
-    assert_eq!((p.gateway_ref.as_str(), p.payment_id.as_deref(), p.outcome), ("pay_p9", Some("pay_p9"), Outcome::Succeeded));
-    assert_eq!((p.amount, p.currency.as_deref(), p.gateway_payment_id.as_deref()), (Some(50_000), Some("INR"), Some(txn.as_str())));
+    assert_eq!(
+        (p.gateway_ref.as_str(), p.payment_id.as_deref(), p.outcome),
+        ("pay_p9", Some("pay_p9"), Outcome::Succeeded)
+    );
+    assert_eq!(
+        (p.amount, p.currency.as_deref(), p.gateway_payment_id.as_deref()),
+        (Some(50_000), Some("INR"), Some(txn.as_str()))
+    );
     // Tampered form, missing checksum, garbage checksum, another merchant's (correctly signed) form.
     let text = String::from_utf8(body.clone()).unwrap();
     assert!(bad_sig(parse(&g, &h, text.replace("TXNAMOUNT=500.00", "TXNAMOUNT=5.00").as_bytes(), 0)));
     let no_sum: String = text.split('&').filter(|kv| !kv.starts_with("CHECKSUMHASH=")).collect::<Vec<_>>().join("&");
     assert!(bad_sig(parse(&g, &h, no_sum.as_bytes(), 0)));
     assert!(bad_sig(parse(&g, &h, format!("{no_sum}&CHECKSUMHASH=AAAA").as_bytes(), 0)));
-    let (_, other) = f.form(vec![("MID".into(), "SOMEONEELSE".into()), ("ORDERID".into(), "pay_p9".into()), ("STATUS".into(), "TXN_SUCCESS".into())]);
+    let (_, other) = f.form(vec![
+        ("MID".into(), "SOMEONEELSE".into()),
+        ("ORDERID".into(), "pay_p9".into()),
+        ("STATUS".into(), "TXN_SUCCESS".into()),
+    ]);
     assert!(matches!(parse(&g, &h, &other, 0), Err(WebhookError::Malformed(_))));
-    let (_, bad_amount) = f.form(vec![("MID".into(), f.mid.clone()), ("ORDERID".into(), "pay_p9".into()), ("STATUS".into(), "TXN_SUCCESS".into()), ("TXNAMOUNT".into(), "5e2".into())]);
+    let (_, bad_amount) = f.form(vec![
+        ("MID".into(), f.mid.clone()),
+        ("ORDERID".into(), "pay_p9".into()),
+        ("STATUS".into(), "TXN_SUCCESS".into()),
+        ("TXNAMOUNT".into(), "5e2".into()),
+    ]);
     assert!(matches!(parse(&g, &h, &bad_amount, 0), Err(WebhookError::Malformed(_))));
     // The status API confirms it (signed request, signed answer checked).
     let st = g.query_status(&out, &c.gateway_ref, "pay_p9").unwrap();
-    assert_eq!((st.outcome, st.amount, st.gateway_payment_id.as_deref()), (Outcome::Succeeded, Some(50_000), Some(txn.as_str())));
+    assert_eq!(
+        (st.outcome, st.amount, st.gateway_payment_id.as_deref()),
+        (Outcome::Succeeded, Some(50_000), Some(txn.as_str()))
+    );
     let req = f.received().into_iter().last().unwrap();
     assert_eq!(req.path, "/v3/order/status");
     let raw = req.body_str();
     assert_eq!(wire::raw_member(&raw, "body").unwrap(), format!(r#"{{"mid":"{}","orderId":"pay_p9"}}"#, f.mid));
-    assert!(paytm_checksum::verify(wire::raw_member(&raw, "body").unwrap(), &f.merchant_key, req.json()["head"]["signature"].as_str().unwrap()));
+    assert!(paytm_checksum::verify(
+        wire::raw_member(&raw, "body").unwrap(),
+        &f.merchant_key,
+        req.json()["head"]["signature"].as_str().unwrap()
+    ));
     // Unknown order: not a failure.
     assert_eq!(g.query_status(&out, "pay_unknown", "pay_unknown").unwrap().outcome, Outcome::Pending);
     // Refunds: partial, the rest, too much.
@@ -475,8 +529,16 @@ fn paytm_callback_then_status_query_then_refunds() {
     let req = f.received().into_iter().last().unwrap();
     assert_eq!(req.path, "/refund/apply");
     let b = &req.json()["body"];
-    assert_eq!((b["txnType"].as_str(), b["orderId"].as_str(), b["txnId"].as_str(), b["refId"].as_str(), b["refundAmount"].as_str()),
-               (Some("REFUND"), Some("pay_p9"), Some(txn.as_str()), Some("rf_p1"), Some("200.00")));
+    assert_eq!(
+        (
+            b["txnType"].as_str(),
+            b["orderId"].as_str(),
+            b["txnId"].as_str(),
+            b["refId"].as_str(),
+            b["refundAmount"].as_str()
+        ),
+        (Some("REFUND"), Some("pay_p9"), Some(txn.as_str()), Some("rf_p1"), Some("200.00"))
+    );
     g.refund(&out, &refund_req("rf_p2", &c, Some(&txn), 30_000)).unwrap();
     match g.refund(&out, &refund_req("rf_p3", &c, Some(&txn), 1)) {
         Err(GatewayError::Rejected(why)) => assert!(why.contains("Invalid refund amount"), "{why}"),
@@ -494,19 +556,30 @@ fn paytm_callback_then_status_query_then_refunds() {
     assert!(matches!(g.query_status(&out, "pay_p9", "pay_p9"), Err(GatewayError::Unavailable { .. })));
     let mut cfg = f.config();
     cfg.api_base = unreachable_url();
-    assert!(matches!(Paytm::from_config(&cfg).unwrap().query_status(&out, "pay_p9", "pay_p9"), Err(GatewayError::Unavailable { .. })));
+    assert!(matches!(
+        Paytm::from_config(&cfg).unwrap().query_status(&out, "pay_p9", "pay_p9"),
+        Err(GatewayError::Unavailable { .. })
+    ));
 }
 
 #[test]
 fn paytm_forged_status_answer_is_refused() {
     // A status answer whose signature does not verify (not Paytm, or tampered on the way) is never believed.
-    let fake = FakeServer::start(|_, _| Reply {
+    let fake = FakeServer::start(|_, _| {
+        Reply {
         status: 200,
         content_type: "application/json",
         headers: Vec::new(),
         body: r#"{"head":{"signature":"pVzTTN+MIj9m5WfrGh9R1owSv+ehWqvr67dkGlVdJ9RFjJuWANtN3XZvsAXww9WC0u82DBIb7syBzFQTRELxt/8PDwXry8gV4hkRWFtvI6M="},"body":{"resultInfo":{"resultStatus":"TXN_SUCCESS","resultCode":"01"},"orderId":"o1","txnAmount":"1.00"}}"#.into(),
+    }
     });
-    let g = Paytm::from_config(&buildxpert::config::Paytm { mid: "M".into(), merchant_key: "FAKEKEY_16_CHARS".into(), website: "DEFAULT".into(), api_base: fake.url.clone() }).unwrap();
+    let g = Paytm::from_config(&buildxpert::config::Paytm {
+        mid: "M".into(),
+        merchant_key: "FAKEKEY_16_CHARS".into(),
+        website: "DEFAULT".into(),
+        api_base: fake.url.clone(),
+    })
+    .unwrap();
     assert!(matches!(g.query_status(&outbound(), "o1", "o1"), Err(GatewayError::Rejected(_))));
 }
 
@@ -522,7 +595,24 @@ fn hostile_webhook_input_never_panics() {
         Box::new(Paytm::from_config(&p.config()).unwrap()),
     ];
     let names = ["Stripe-Signature", "X-Razorpay-Signature", "X-Razorpay-Event-Id", "Content-Type"];
-    let pieces = ["t=", "v1=", ",", "=", "CHECKSUMHASH=", "&", "%", "%zz", "{", "}", "\"", "\u{0}", "é", "1700000000", "MID=", "+"];
+    let pieces = [
+        "t=",
+        "v1=",
+        ",",
+        "=",
+        "CHECKSUMHASH=",
+        "&",
+        "%",
+        "%zz",
+        "{",
+        "}",
+        "\"",
+        "\u{0}",
+        "é",
+        "1700000000",
+        "MID=",
+        "+",
+    ];
     let mut seed = [0u8; 4096];
     getrandom::fill(&mut seed).unwrap();
     let mut k = 0usize;
@@ -538,10 +628,17 @@ fn hostile_webhook_input_never_panics() {
             (0..len % 24).map(|_| pieces[next() % pieces.len()]).collect::<String>().into_bytes()
         };
         let value: String = (0..next() % 12).map(|_| pieces[next() % pieces.len()]).collect();
-        let headers = vec![(names[next() % names.len()].to_string(), value), (names[next() % names.len()].to_string(), String::from_utf8_lossy(&body).into_owned())];
+        let headers = vec![
+            (names[next() % names.len()].to_string(), value),
+            (names[next() % names.len()].to_string(), String::from_utf8_lossy(&body).into_owned()),
+        ];
         for g in &gateways {
             let now = [0, i64::MIN, i64::MAX, now_ms()][next() % 4];
-            assert!(g.parse_webhook(&WebhookRequest { headers: &headers, body: &body, now_ms: now }).is_err(), "{} accepted garbage", g.name());
+            assert!(
+                g.parse_webhook(&WebhookRequest { headers: &headers, body: &body, now_ms: now }).is_err(),
+                "{} accepted garbage",
+                g.name()
+            );
         }
     }
 }
@@ -567,9 +664,17 @@ fn vectors_cross_check_with_provider_libraries() {
     let key = format!("K{}", &nonce[..15]);
     let mid = format!("MID{nonce}");
     let form: Vec<(String, String)> = [
-        ("MID", mid.as_str()), ("ORDERID", &format!("pay_{nonce}")), ("TXNID", &format!("2026{nonce}")), ("TXNAMOUNT", "42.00"),
-        ("CURRENCY", "INR"), ("STATUS", "TXN_SUCCESS"), ("RESPCODE", "01"), ("RESPMSG", "Txn Success"), ("BANKTXNID", ""),
-        ("PAYMENTMODE", "null"), ("TXNDATE", "2026-12-04 21:00:00.0"),
+        ("MID", mid.as_str()),
+        ("ORDERID", &format!("pay_{nonce}")),
+        ("TXNID", &format!("2026{nonce}")),
+        ("TXNAMOUNT", "42.00"),
+        ("CURRENCY", "INR"),
+        ("STATUS", "TXN_SUCCESS"),
+        ("RESPCODE", "01"),
+        ("RESPMSG", "Txn Success"),
+        ("BANKTXNID", ""),
+        ("PAYMENTMODE", "null"),
+        ("TXNDATE", "2026-12-04 21:00:00.0"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -602,20 +707,43 @@ fn vectors_cross_check_with_provider_libraries() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // Ours, verified by theirs (and a tampered body refused by theirs).
-    for k in ["stripe_ours_ok", "razorpay_ours_ok", "paytm_form_ours_ok", "paytm_body_ours_ok", "razorpay_theirs_ok_by_them"] {
+    for k in
+        ["stripe_ours_ok", "razorpay_ours_ok", "paytm_form_ours_ok", "paytm_body_ours_ok", "razorpay_theirs_ok_by_them"]
+    {
         assert_eq!(v[k], true, "{k}: {v}");
     }
     for k in ["stripe_ours_tampered_ok", "razorpay_ours_tampered_ok", "paytm_form_ours_tampered_ok"] {
         assert_eq!(v[k], false, "{k}: {v}");
     }
     // Theirs, verified by ours: through the adapters' parse_webhook where there is one.
-    let sg = Stripe::from_config(&buildxpert::config::Stripe { secret_key: "sk_test_x".into(), webhook_secret: stripe_secret.clone(), api_base: "http://127.0.0.1:9".into() }).unwrap();
-    let n = parse(&sg, &hdrs(&[("Stripe-Signature", v["stripe_theirs"].as_str().unwrap())]), stripe_body.as_bytes(), now).unwrap();
+    let sg = Stripe::from_config(&buildxpert::config::Stripe {
+        secret_key: "sk_test_x".into(),
+        webhook_secret: stripe_secret.clone(),
+        api_base: "http://127.0.0.1:9".into(),
+    })
+    .unwrap();
+    let n =
+        parse(&sg, &hdrs(&[("Stripe-Signature", v["stripe_theirs"].as_str().unwrap())]), stripe_body.as_bytes(), now)
+            .unwrap();
     assert_eq!(payment(&n).amount, Some(4200));
-    let rg = Razorpay::from_config(&buildxpert::config::Razorpay { key_id: "rzp_test_x".into(), key_secret: "x".into(), webhook_secret: rz_secret.clone(), api_base: "http://127.0.0.1:9".into() }).unwrap();
-    let n = parse(&rg, &hdrs(&[("X-Razorpay-Signature", v["razorpay_theirs"].as_str().unwrap())]), rz_body.as_bytes(), now).unwrap();
+    let rg = Razorpay::from_config(&buildxpert::config::Razorpay {
+        key_id: "rzp_test_x".into(),
+        key_secret: "x".into(),
+        webhook_secret: rz_secret.clone(),
+        api_base: "http://127.0.0.1:9".into(),
+    })
+    .unwrap();
+    let n =
+        parse(&rg, &hdrs(&[("X-Razorpay-Signature", v["razorpay_theirs"].as_str().unwrap())]), rz_body.as_bytes(), now)
+            .unwrap();
     assert_eq!(payment(&n).gateway_ref, format!("order_{nonce}"));
-    let pg = Paytm::from_config(&buildxpert::config::Paytm { mid: mid.clone(), merchant_key: key.clone(), website: "DEFAULT".into(), api_base: "http://127.0.0.1:9".into() }).unwrap();
+    let pg = Paytm::from_config(&buildxpert::config::Paytm {
+        mid: mid.clone(),
+        merchant_key: key.clone(),
+        website: "DEFAULT".into(),
+        api_base: "http://127.0.0.1:9".into(),
+    })
+    .unwrap();
     let mut signed = form.clone();
     signed.push(("CHECKSUMHASH".into(), v["paytm_form_theirs"].as_str().unwrap().into()));
     let pairs: Vec<(&str, &str)> = signed.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();

@@ -62,8 +62,10 @@ impl Paytm {
             Body::Raw { content_type: "application/json", bytes: request.as_bytes() },
             &secrets,
         )?;
-        let v: Value = serde_json::from_str(&r.body).map_err(|_| GatewayError::Rejected("paytm: answer is not JSON".into()))?;
-        let raw_body = wire::raw_member(&r.body, "body").ok_or_else(|| GatewayError::Rejected("paytm: answer without body".into()))?;
+        let v: Value =
+            serde_json::from_str(&r.body).map_err(|_| GatewayError::Rejected("paytm: answer is not JSON".into()))?;
+        let raw_body = wire::raw_member(&r.body, "body")
+            .ok_or_else(|| GatewayError::Rejected("paytm: answer without body".into()))?;
         if let Some(sig) = s(&v, "/head/signature").filter(|x| !x.is_empty()) {
             if !checksum::verify(raw_body, &self.merchant_key, &sig) {
                 return Err(GatewayError::Rejected("paytm: the answer's signature does not verify".into()));
@@ -108,16 +110,26 @@ impl Gateway for Paytm {
             "txnAmount": {"value": amount, "currency": o.currency.to_ascii_uppercase()},
             "userInfo": user,
         });
-        let q = format!("/theia/api/v1/initiateTransaction?mid={}&orderId={}", query_escape(&self.mid), query_escape(o.payment_id));
+        let q = format!(
+            "/theia/api/v1/initiateTransaction?mid={}&orderId={}",
+            query_escape(&self.mid),
+            query_escape(o.payment_id)
+        );
         let b = self.call(out, &q, &body)?;
         if s(&b, "/resultInfo/resultStatus").as_deref() != Some("S") {
-            let msg = s(&b, "/resultInfo/resultMsg").map(|m| wire::printable(&m)).unwrap_or_else(|| "initiateTransaction failed".into());
+            let msg = s(&b, "/resultInfo/resultMsg")
+                .map(|m| wire::printable(&m))
+                .unwrap_or_else(|| "initiateTransaction failed".into());
             return Err(GatewayError::Rejected(format!("paytm: {msg}")));
         }
         let token = s(&b, "/txnToken").ok_or_else(|| GatewayError::Rejected("paytm: no txnToken".into()))?;
         let page = join_url(
             &self.api_base,
-            &format!("/theia/api/v1/showPaymentPage?mid={}&orderId={}", query_escape(&self.mid), query_escape(o.payment_id)),
+            &format!(
+                "/theia/api/v1/showPaymentPage?mid={}&orderId={}",
+                query_escape(&self.mid),
+                query_escape(o.payment_id)
+            ),
         );
         Ok(Checkout {
             gateway_ref: o.payment_id.to_string(),
@@ -172,7 +184,10 @@ impl Gateway for Paytm {
         let unknown = s(&b, "/resultInfo/resultCode").as_deref() == Some("334");
         let outcome = if unknown { Outcome::Pending } else { outcome_of(&status) };
         let amount = match s(&b, "/txnAmount").filter(|a| !a.is_empty()) {
-            Some(a) => Some(wire::decimal_to_minor(&a).ok_or_else(|| GatewayError::Rejected("paytm: txnAmount is not an amount".into()))?),
+            Some(a) => Some(
+                wire::decimal_to_minor(&a)
+                    .ok_or_else(|| GatewayError::Rejected("paytm: txnAmount is not an amount".into()))?,
+            ),
             None => None,
         };
         let txn = s(&b, "/txnId").filter(|t| !t.is_empty());
@@ -181,13 +196,17 @@ impl Gateway for Paytm {
             amount,
             // The v3 status answer carries no currency: Paytm settles INR only.
             currency: Some(s(&b, "/currency").unwrap_or_else(|| "INR".into())),
-            event_id: format!("paytm:status:{gateway_ref}:{}:{outcome:?}", txn.clone().unwrap_or_default()).to_ascii_lowercase(),
+            event_id: format!("paytm:status:{gateway_ref}:{}:{outcome:?}", txn.clone().unwrap_or_default())
+                .to_ascii_lowercase(),
             gateway_payment_id: txn,
         })
     }
 
     fn refund(&self, out: &Outbound, r: &RefundRequest<'_>) -> Result<RefundAnswer, GatewayError> {
-        let txn = r.gateway_payment_id.filter(|t| !t.is_empty()).ok_or_else(|| GatewayError::Rejected("paytm: no TXNID to refund".into()))?;
+        let txn = r
+            .gateway_payment_id
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| GatewayError::Rejected("paytm: no TXNID to refund".into()))?;
         let body = json!({
             "mid": self.mid,
             "txnType": "REFUND",
@@ -204,7 +223,9 @@ impl Gateway for Paytm {
             "TXN_SUCCESS" => Ok(RefundAnswer { refund_ref, status: RefundStatus::Succeeded }),
             "PENDING" => Ok(RefundAnswer { refund_ref, status: RefundStatus::Pending }),
             _ => {
-                let msg = s(&b, "/resultInfo/resultMsg").map(|m| wire::printable(&m)).unwrap_or_else(|| "refund refused".into());
+                let msg = s(&b, "/resultInfo/resultMsg")
+                    .map(|m| wire::printable(&m))
+                    .unwrap_or_else(|| "refund refused".into());
                 Err(GatewayError::Rejected(format!("paytm: {msg}")))
             }
         }
@@ -263,7 +284,14 @@ mod tests {
 
     #[test]
     fn hostile_forms_never_panic() {
-        for b in [&b""[..], b"CHECKSUMHASH=", b"CHECKSUMHASH=%", b"\xff\xfe", b"a=b&&&==&CHECKSUMHASH=AAAA", b"CHECKSUMHASH=pVzTTN%2BMIj9m5WfrGh9R1owSv"] {
+        for b in [
+            &b""[..],
+            b"CHECKSUMHASH=",
+            b"CHECKSUMHASH=%",
+            b"\xff\xfe",
+            b"a=b&&&==&CHECKSUMHASH=AAAA",
+            b"CHECKSUMHASH=pVzTTN%2BMIj9m5WfrGh9R1owSv",
+        ] {
             assert!(req(b).is_err());
         }
         assert!(!valid_order_id("a/b") && !valid_order_id("") && valid_order_id("pay_01HX-1"));

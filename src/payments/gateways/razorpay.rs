@@ -43,7 +43,15 @@ impl Razorpay {
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.key_id, self.key_secret));
         let auth = format!("Basic {basic}");
         let secrets = [self.key_secret.as_str(), self.webhook_secret.as_str(), basic.as_str()];
-        let r = wire::call(out, SERVICE, method, &join_url(&self.api_base, path), &[("Authorization", &auth)], body, &secrets)?;
+        let r = wire::call(
+            out,
+            SERVICE,
+            method,
+            &join_url(&self.api_base, path),
+            &[("Authorization", &auth)],
+            body,
+            &secrets,
+        )?;
         serde_json::from_str(&r.body).map_err(|_| GatewayError::Rejected("razorpay: answer is not JSON".into()))
     }
 
@@ -160,17 +168,19 @@ impl Gateway for Razorpay {
     }
 
     fn parse_webhook(&self, req: &WebhookRequest<'_>) -> Result<Vec<Notice>, WebhookError> {
-        let sig = req.header("x-razorpay-signature").ok_or(WebhookError::InvalidSignature("missing X-Razorpay-Signature"))?;
+        let sig =
+            req.header("x-razorpay-signature").ok_or(WebhookError::InvalidSignature("missing X-Razorpay-Signature"))?;
         if !verify_signature(sig, req.body, &wire::secret_list(&self.webhook_secret)) {
             return Err(WebhookError::InvalidSignature("X-Razorpay-Signature does not match"));
         }
-        let event_id = match req.header("x-razorpay-event-id").map(str::trim).filter(|e| !e.is_empty() && e.len() <= 128) {
-            Some(e) => wire::printable(e),
-            None => {
-                use sha2::Digest;
-                format!("rzp_body_{}", hex::encode(sha2::Sha256::digest(req.body)))
-            }
-        };
+        let event_id =
+            match req.header("x-razorpay-event-id").map(str::trim).filter(|e| !e.is_empty() && e.len() <= 128) {
+                Some(e) => wire::printable(e),
+                None => {
+                    use sha2::Digest;
+                    format!("rzp_body_{}", hex::encode(sha2::Sha256::digest(req.body)))
+                }
+            };
         parse_event(&event_id, req.body)
     }
 
@@ -193,7 +203,10 @@ impl Gateway for Razorpay {
                 .or_else(|| v.get("amount_paid").and_then(Value::as_i64).filter(|a| *a > 0)),
             currency: s(&v, "/currency").map(|c| c.to_ascii_uppercase()),
             gateway_payment_id: captured.as_ref().and_then(|p| s(p, "/id")),
-            event_id: format!("razorpay:status:{gateway_ref}:{}", if outcome == Outcome::Succeeded { "paid" } else { "pending" }),
+            event_id: format!(
+                "razorpay:status:{gateway_ref}:{}",
+                if outcome == Outcome::Succeeded { "paid" } else { "pending" }
+            ),
         })
     }
 
@@ -250,7 +263,14 @@ mod tests {
 
     #[test]
     fn hostile_bodies_never_panic() {
-        for b in [&b""[..], b"null", b"{}", b"{\"event\":\"payment.captured\"}", b"{\"event\":\"refund.processed\",\"payload\":{}}", b"\xff"] {
+        for b in [
+            &b""[..],
+            b"null",
+            b"{}",
+            b"{\"event\":\"payment.captured\"}",
+            b"{\"event\":\"refund.processed\",\"payload\":{}}",
+            b"\xff",
+        ] {
             assert!(parse_event("e", b).is_err());
         }
         assert!(!verify_signature("", b"x", &["s"]));

@@ -35,7 +35,14 @@ impl Stripe {
         })
     }
 
-    fn call(&self, out: &Outbound, method: &str, path: &str, idem: Option<&str>, body: Body<'_>) -> Result<Value, GatewayError> {
+    fn call(
+        &self,
+        out: &Outbound,
+        method: &str,
+        path: &str,
+        idem: Option<&str>,
+        body: Body<'_>,
+    ) -> Result<Value, GatewayError> {
         let auth = format!("Bearer {}", self.secret_key);
         let mut headers: Vec<(&str, &str)> = vec![("Authorization", &auth)];
         if let Some(k) = idem {
@@ -124,7 +131,10 @@ pub fn parse_event(body: &[u8]) -> Result<Vec<Notice>, WebhookError> {
     let ev: Value = serde_json::from_slice(body).map_err(|_| WebhookError::Malformed("body is not JSON"))?;
     let id = s(&ev, "/id").ok_or(WebhookError::Malformed("event without id"))?;
     let kind = s(&ev, "/type").ok_or(WebhookError::Malformed("event without type"))?;
-    let obj = ev.pointer("/data/object").filter(|o| o.is_object()).ok_or(WebhookError::Malformed("event without data.object"))?;
+    let obj = ev
+        .pointer("/data/object")
+        .filter(|o| o.is_object())
+        .ok_or(WebhookError::Malformed("event without data.object"))?;
     let notices = match kind.as_str() {
         "checkout.session.completed" => {
             let outcome = match obj.get("payment_status").and_then(Value::as_str) {
@@ -140,8 +150,10 @@ pub fn parse_event(body: &[u8]) -> Result<Vec<Notice>, WebhookError> {
         "charge.refunded" => {
             let pi = s(obj, "/payment_intent");
             let list = obj.pointer("/refunds/data").and_then(Value::as_array).cloned().unwrap_or_default();
-            let out: Vec<Notice> =
-                list.iter().filter_map(|r| refund_notice(format!("{id}:{}", s(r, "/id").unwrap_or_default()), r, pi.clone())).collect();
+            let out: Vec<Notice> = list
+                .iter()
+                .filter_map(|r| refund_notice(format!("{id}:{}", s(r, "/id").unwrap_or_default()), r, pi.clone()))
+                .collect();
             if out.is_empty() {
                 // Since API 2022-11-15 a charge's refunds are not expanded: refund.updated carries them.
                 vec![Notice::Ignored { event_id: id, kind }]
@@ -203,7 +215,8 @@ impl Gateway for Stripe {
     }
 
     fn parse_webhook(&self, req: &WebhookRequest<'_>) -> Result<Vec<Notice>, WebhookError> {
-        let header = req.header("stripe-signature").ok_or(WebhookError::InvalidSignature("missing Stripe-Signature"))?;
+        let header =
+            req.header("stripe-signature").ok_or(WebhookError::InvalidSignature("missing Stripe-Signature"))?;
         verify_signature(header, req.body, &wire::secret_list(&self.webhook_secret), req.now_ms.div_euclid(1000))?;
         parse_event(req.body)
     }
@@ -277,15 +290,35 @@ mod tests {
         assert_eq!(verify_signature(rot, BODY.as_bytes(), &["whsec_test_secret"], 1_700_000_000), Ok(()));
         let v0 = "t=1700000000,v0=35d3b522fd0d2457889d98cebdac7cf08b108ed6147cc7e7dfd6c412b0ad9e28";
         assert!(verify_signature(v0, BODY.as_bytes(), &["whsec_test_secret"], 1_700_000_000).is_err());
-        assert_eq!(parse_event(BODY.as_bytes()).unwrap(), vec![Notice::Ignored { event_id: "evt_1".into(), kind: "payment_intent.succeeded".into() }]);
+        assert_eq!(
+            parse_event(BODY.as_bytes()).unwrap(),
+            vec![Notice::Ignored { event_id: "evt_1".into(), kind: "payment_intent.succeeded".into() }]
+        );
     }
 
     #[test]
     fn hostile_headers_never_panic() {
-        for h in ["", ",", "t=", "t=abc,v1=", "v1=zz", "t=99999999999999999999999,v1=00", "t=-9223372036854775808,v1=00", "=,=,=", "t=1,v1=\u{1F600}"] {
+        for h in [
+            "",
+            ",",
+            "t=",
+            "t=abc,v1=",
+            "v1=zz",
+            "t=99999999999999999999999,v1=00",
+            "t=-9223372036854775808,v1=00",
+            "=,=,=",
+            "t=1,v1=\u{1F600}",
+        ] {
             assert!(verify_signature(h, b"x", &["whsec_x"], 1).is_err(), "{h}");
         }
-        for b in [&b""[..], b"null", b"[]", b"{\"id\":1}", b"{\"id\":\"e\",\"type\":\"checkout.session.completed\",\"data\":{}}", b"\xff\xfe"] {
+        for b in [
+            &b""[..],
+            b"null",
+            b"[]",
+            b"{\"id\":1}",
+            b"{\"id\":\"e\",\"type\":\"checkout.session.completed\",\"data\":{}}",
+            b"\xff\xfe",
+        ] {
             assert!(parse_event(b).is_err());
         }
     }

@@ -26,7 +26,8 @@ pub fn call(
     match out.send(service, method, url, headers, body) {
         Ok(r) if r.is_success() => Ok(r),
         Ok(r) if r.status >= 500 || r.status == 429 => {
-            let retry = r.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(DEFAULT_RETRY_SECS);
+            let retry =
+                r.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(DEFAULT_RETRY_SECS);
             log::warn!("payments: {service} answered {} to {method} {}", r.status, path_of(url));
             Err(GatewayError::Unavailable { retry_after_secs: retry.clamp(1, 3600) })
         }
@@ -44,10 +45,13 @@ pub fn call(
             Err(GatewayError::Rejected(format!("{service}: the configured API URL is not usable")))
         }
         Err(e) => {
-            log::warn!("payments: {service} unreachable ({})", match e {
-                OutError::Timeout => "timed out",
-                _ => "transport error",
-            });
+            log::warn!(
+                "payments: {service} unreachable ({})",
+                match e {
+                    OutError::Timeout => "timed out",
+                    _ => "transport error",
+                }
+            );
             Err(GatewayError::Unavailable { retry_after_secs: DEFAULT_RETRY_SECS })
         }
     }
