@@ -48,8 +48,10 @@ impl Paytm {
     /// the answer's signature over its raw `body` text when it carries one, and returns the body.
     fn call(&self, out: &Outbound, path_and_query: &str, body: &Value) -> Result<Value, GatewayError> {
         let body_text = body.to_string();
-        let sig = checksum::generate(&body_text, &self.merchant_key)
-            .ok_or_else(|| GatewayError::Rejected("paytm: the merchant key must be 16 characters".into()))?;
+        let Some(sig) = checksum::generate(&body_text, &self.merchant_key) else {
+            log::warn!("payments: payments.paytm.merchant_key must be 16 characters");
+            return Err(GatewayError::NotConfigured);
+        };
         let request = format!(r#"{{"body":{body_text},"head":{{"signature":"{sig}"}}}}"#);
         let url = join_url(&self.api_base, path_and_query);
         let secrets = [self.merchant_key.as_str()];
@@ -142,6 +144,11 @@ impl Gateway for Paytm {
     /// the core ask [`Gateway::query_status`].
     fn parse_webhook(&self, req: &WebhookRequest<'_>) -> Result<Vec<Notice>, WebhookError> {
         let form = wire::form_decode(req.body).ok_or(WebhookError::Malformed("not a form"))?;
+        let mut names: Vec<&str> = form.iter().map(|(k, _)| k.as_str()).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return Err(WebhookError::Malformed("a field appears twice"));
+        }
         if !form.iter().any(|(k, _)| k == "CHECKSUMHASH") {
             return Err(WebhookError::InvalidSignature("missing CHECKSUMHASH"));
         }
