@@ -278,6 +278,19 @@ fn stripe_outages_and_refusals() {
     assert!(matches!(down.create_order(&out, &order("pay_o3", 100)), Err(GatewayError::Unavailable { .. })));
 }
 
+/// Fakes sign at the app's clock when given it (tests that move a ManualClock).
+#[test]
+fn fakes_sign_at_the_given_clock() {
+    let clock = Arc::new(buildxpert::clock::ManualClock::new());
+    clock.advance_secs(7200);
+    let f = FakeStripe::start().with_clock(clock.clone());
+    let g = Stripe::from_config(&f.config()).unwrap();
+    let c = g.create_order(&outbound(), &order("pay_c1", 700)).unwrap();
+    let (h, b) = f.completed_event(&c.gateway_ref);
+    assert!(parse(&g, &h, &b, clock.now_ms()).is_ok());
+    assert!(bad_sig(parse(&g, &h, &b, now_ms())), "two hours away from the signing clock");
+}
+
 #[test]
 fn repeated_outages_open_the_breaker() {
     let f = FakeStripe::start();

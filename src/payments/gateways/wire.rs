@@ -32,7 +32,7 @@ pub fn call(
             Err(GatewayError::Unavailable { retry_after_secs: retry.clamp(1, 3600) })
         }
         Ok(r) => {
-            let text = error_text(&r.body).unwrap_or_else(|| format!("HTTP {}", r.status));
+            let text = error_text(&r.body).unwrap_or_else(|| "no error message".into());
             let text = scrub(&format!("HTTP {}: {text}", r.status), secrets);
             log::warn!("payments: {service} refused {method} {}: {text}", path_of(url));
             Err(GatewayError::Rejected(text))
