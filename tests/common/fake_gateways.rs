@@ -96,6 +96,8 @@ struct StripeState {
     /// Idempotency-Key → (request body, status, answer).
     idem: HashMap<String, (Vec<u8>, u16, Value)>,
     refund_status: Option<String>,
+    /// PaymentIntent id → its status (as `?expand[]=payment_intent` shows it).
+    intents: HashMap<String, String>,
 }
 
 pub struct FakeStripe {
@@ -196,7 +198,13 @@ impl FakeStripe {
         if s["payment_status"] != "paid" {
             s["status"] = json!("complete");
             s["payment_status"] = json!("paid");
-            s["payment_intent"] = json!(rand_id("pi_"));
+            if s["payment_intent"].is_null() {
+                s["payment_intent"] = json!(rand_id("pi_"));
+            }
+            let pi = s["payment_intent"].as_str().unwrap_or_default().to_string();
+            let s = s.clone();
+            st.intents.insert(pi, "succeeded".into());
+            return s;
         }
         s.clone()
     }
@@ -234,10 +242,33 @@ impl FakeStripe {
         self.event("checkout.session.expired", s)
     }
 
+    /// The payer chose a delayed method (bank debit): the session completes unpaid, its
+    /// PaymentIntent is `processing`; returns `checkout.session.completed` (payment_status unpaid).
+    pub fn completed_unpaid_event(&self, session_id: &str) -> Delivery {
+        let s = {
+            let mut st = self.shared.st();
+            let s = st.sessions.iter_mut().find(|s| s["id"] == session_id).expect("known session");
+            s["status"] = json!("complete");
+            s["payment_status"] = json!("unpaid");
+            if s["payment_intent"].is_null() {
+                s["payment_intent"] = json!(rand_id("pi_"));
+            }
+            let s = s.clone();
+            st.intents.insert(s["payment_intent"].as_str().unwrap_or_default().to_string(), "processing".into());
+            s
+        };
+        self.event("checkout.session.completed", s)
+    }
+
+    /// The delayed payment failed: `checkout.session.async_payment_failed` (the PaymentIntent now
+    /// `requires_payment_method`).
     pub fn async_failed_event(&self, session_id: &str) -> Delivery {
-        let mut s = self.session(session_id).expect("known session");
-        s["status"] = json!("complete");
-        s["payment_status"] = json!("unpaid");
+        let _ = self.completed_unpaid_event(session_id);
+        let s = self.session(session_id).expect("known session");
+        self.shared
+            .st()
+            .intents
+            .insert(s["payment_intent"].as_str().unwrap_or_default().to_string(), "requires_payment_method".into());
         self.event("checkout.session.async_payment_failed", s)
     }
 
@@ -325,8 +356,17 @@ fn stripe_handle(sh: &Shared<StripeState>, key: &str, base: &str, r: &Recorded) 
         }
         ("GET", p) if p.starts_with("/v1/checkout/sessions/") => {
             let id = &p["/v1/checkout/sessions/".len()..];
-            match sh.st().sessions.iter().find(|s| s["id"] == id) {
-                Some(s) => (200, s.clone()),
+            let expand = form_map(r.query.as_bytes()).get("expand[]").map(String::as_str) == Some("payment_intent");
+            let st = sh.st();
+            match st.sessions.iter().find(|s| s["id"] == id) {
+                Some(s) => {
+                    let mut s = s.clone();
+                    if let (true, Some(pi)) = (expand, s["payment_intent"].as_str().map(str::to_string)) {
+                        let status = st.intents.get(&pi).cloned().unwrap_or_else(|| "processing".into());
+                        s["payment_intent"] = json!({"id": pi, "object": "payment_intent", "status": status, "amount": s["amount_total"]});
+                    }
+                    (200, s)
+                }
                 None => {
                     stripe_error(404, "resource_missing", &format!("No such checkout.session: '{id}'"), Some("session"))
                 }

@@ -177,6 +177,15 @@ fn stripe_status_and_refunds_partial_and_full() {
     );
     let (h, b) = f.refund_event(&r2.refund_ref, "failed");
     assert!(matches!(&parse(&g, &h, &b, now_ms()).unwrap()[0], Notice::Refund(r) if r.status == RefundStatus::Failed));
+    // A delayed payment: pending while processing, failed once its PaymentIntent wants a new method.
+    let c3 = g.create_order(&out, &order("pay_r3", 800)).unwrap();
+    let (h, b) = f.completed_unpaid_event(&c3.gateway_ref);
+    assert_eq!(payment(&parse(&g, &h, &b, now_ms()).unwrap()).outcome, Outcome::Pending);
+    assert_eq!(g.query_status(&out, &c3.gateway_ref, "pay_r3").unwrap().outcome, Outcome::Pending);
+    f.async_failed_event(&c3.gateway_ref);
+    let st = g.query_status(&out, &c3.gateway_ref, "pay_r3").unwrap();
+    assert_eq!(st.outcome, Outcome::Failed);
+    assert!(st.gateway_payment_id.is_some_and(|p| p.starts_with("pi_")), "the expanded PaymentIntent's id");
     // An expired session.
     let c2 = g.create_order(&out, &order("pay_r2", 500)).unwrap();
     let (h, b) = f.expired_event(&c2.gateway_ref);

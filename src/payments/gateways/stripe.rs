@@ -170,10 +170,17 @@ pub fn parse_event(body: &[u8]) -> Result<Vec<Notice>, WebhookError> {
     Ok(notices)
 }
 
+/// Where a retrieved session (its `payment_intent` expanded) stands: paid; expired; completed but
+/// its delayed payment failed (the PaymentIntent wants a new method or was canceled); else pending.
+/// An open session whose card was declined stays pending: the payer may try again.
 fn session_outcome(obj: &Value) -> Outcome {
+    let pi_status = obj.pointer("/payment_intent/status").and_then(Value::as_str);
     match (obj.get("status").and_then(Value::as_str), obj.get("payment_status").and_then(Value::as_str)) {
         (_, Some("paid")) | (_, Some("no_payment_required")) => Outcome::Succeeded,
         (Some("expired"), _) => Outcome::Expired,
+        (Some("complete"), _) if matches!(pi_status, Some("requires_payment_method") | Some("canceled")) => {
+            Outcome::Failed
+        }
         _ => Outcome::Pending,
     }
 }
@@ -226,7 +233,8 @@ impl Gateway for Stripe {
         if gateway_ref.is_empty() || !gateway_ref.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(GatewayError::Rejected("stripe: not a Checkout Session id".into()));
         }
-        let v = self.call(out, "GET", &format!("/v1/checkout/sessions/{gateway_ref}"), None, Body::Empty)?;
+        let path = format!("/v1/checkout/sessions/{gateway_ref}?expand%5B%5D=payment_intent");
+        let v = self.call(out, "GET", &path, None, Body::Empty)?;
         let outcome = session_outcome(&v);
         Ok(StatusAnswer {
             outcome,
