@@ -2,3 +2,4 @@
 //! gateway notice or our own status query, refunded through the gateway.
 
 pub mod gateway;
+pub mod gateways;

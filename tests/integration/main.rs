@@ -35,5 +35,6 @@ mod messages;
 mod notify;
 mod notify_crash;
 mod openapi;
+mod payment_gateways;
 mod strict_json;
 mod system;

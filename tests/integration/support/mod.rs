@@ -7,6 +7,8 @@ pub mod binary;
 pub mod browser;
 #[path = "../../common/fake_http.rs"]
 pub mod fake;
+#[path = "../../common/fake_gateways.rs"]
+pub mod fake_gateways;
 pub mod http;
 
 use buildxpert::clock::ManualClock;
