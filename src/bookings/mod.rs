@@ -34,6 +34,7 @@
 //!   constants in the feature's `notices.rs`.
 //! - Spans of time are `clock::{HOUR_MS, DAY_MS}`.
 
+pub mod admin;
 pub mod calendar;
 pub mod create;
 pub mod earnings;
@@ -43,6 +44,7 @@ pub mod notices;
 pub mod ratings;
 pub mod read;
 pub mod reports;
+pub mod stats;
 pub mod routes;
 pub mod timed;
 pub mod transitions;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod compress;
 pub mod ctx;
+pub mod csv;
 pub mod cursor;
 pub mod error;
 pub mod headers;
