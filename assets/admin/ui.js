@@ -67,7 +67,7 @@ export function actionButton(label, opts, run, after) {
     type: 'button', class: opts.danger ? 'danger small' : 'small', 'aria-label': opts.ariaLabel || label,
     'data-action': opts.name || label.toLowerCase(),
     onclick: async (ev) => {
-      const btn = ev.currentTarget;
+      const btn = ev.currentTarget; // read before any await: it is reset once dispatch ends
       const c = await confirmAction({ title: opts.title || `${label}?`, message: opts.message, confirmLabel: label, danger: opts.danger, input: opts.input });
       if (!c) return;
       btn.disabled = true;

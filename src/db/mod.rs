@@ -9,7 +9,7 @@ mod lock;
 mod migrate;
 pub mod series;
 
-pub use backup::{backup_to, restore_from};
+pub use backup::{backup_to, integrity_check, restore_from};
 pub use lock::DataLock;
 pub use migrate::{is_current as migrate_is_current, migrate, Applied, MigrationError, MIGRATIONS};
 
