@@ -126,8 +126,9 @@ pub struct Filter {
 
 /// Newest first: rows with an id below `before` (the cursor), at most `limit`.
 pub fn list(c: &Connection, f: &Filter, before: Option<i64>, limit: u32) -> rusqlite::Result<Vec<Row>> {
-    let mut sql = "SELECT id, at, actor_id, actor_role, action, target, ip, request_id, details FROM audit_log WHERE 1 = 1"
-        .to_string();
+    let mut sql =
+        "SELECT id, at, actor_id, actor_role, action, target, ip, request_id, details FROM audit_log WHERE 1 = 1"
+            .to_string();
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(a) = &f.actor_id {
         args.push(a.clone().into());

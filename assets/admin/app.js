@@ -107,7 +107,7 @@ async function overview(params) {
       tile('deadLetters', 'Dead letters', num(st.now.deadLetters))),
     h('section', { class: 'charts', 'aria-label': 'Charts' },
       chart({ id: 'bookings', title: 'Bookings per day', label: 'Bookings', kind: 'bar', days, values: st.daily.map((d) => d.bookings), format: (v) => num(Math.round(v)), summary: (s) => `${num(s)} in total` }),
-      chart({ id: 'revenue', title: 'Revenue per day', label: `Revenue (${cur})`, kind: 'bar', days, values: st.daily.map((d) => d.revenue.amount), format: (v) => money({ amount: Math.round(v), currency: cur }), summary: (s) => money({ amount: s, currency: cur }) }),
+      chart({ id: 'revenue', title: 'Revenue per day', label: `Revenue (${cur})`, kind: 'bar', minMax: 100000, days, values: st.daily.map((d) => d.revenue.amount), format: (v) => money({ amount: Math.round(v), currency: cur }).replace(/\.00$/, ''), summary: (s) => money({ amount: s, currency: cur }) }),
       chart({ id: 'payments', title: 'Payment success rate', label: 'Success rate', kind: 'line', max: 1, days, values: st.daily.map((d) => d.paymentSuccessRate), format: rateFmt }),
       chart({ id: 'delivery', title: 'Notification delivery rate', label: 'Delivery rate', kind: 'line', max: 1, days, values: st.daily.map((d) => d.deliveryRate), format: rateFmt }),
       chart({ id: 'calls', title: 'Calls per day and mean MOS', label: 'Calls', kind: 'bar', days, values: st.daily.map((d) => d.calls), format: (v) => num(Math.round(v)),

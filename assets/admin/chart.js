@@ -4,12 +4,12 @@
 
 import { h, s } from './dom.js';
 
-const W = 640, H = 220, L = 48, R = 44, T = 14, B = 34;
+const W = 400, H = 190, L = 50, R = 34, T = 12, B = 28;
 
 function niceMax(v) {
   if (!(v > 0)) return 1;
   const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  for (const m of [1, 2, 4, 6, 8, 10]) if (m * p >= v) return m * p;
   return 10 * p;
 }
 
@@ -23,7 +23,7 @@ export function chart(o) {
   const id = o.id || `chart${++seq}`;
   const n = o.days.length;
   const vals = o.values.map((v) => (v === null || v === undefined ? null : Number(v)));
-  const max = o.max ?? niceMax(Math.max(0, ...vals.filter((v) => v !== null)));
+  const max = o.max ?? niceMax(Math.max(o.minMax || 4, ...vals.filter((v) => v !== null)));
   const pw = W - L - R, ph = H - T - B;
   const x = (i) => L + (n <= 1 ? pw / 2 : (i + 0.5) * (pw / n));
   const y = (v, m = max) => T + ph - (Math.min(v, m) / m) * ph;
@@ -44,7 +44,7 @@ export function chart(o) {
   const every = Math.max(1, Math.ceil(n / 6));
   o.days.forEach((d, i) => {
     if (i % every === 0 || i === n - 1) {
-      svg.append(s('text', { x: x(i), y: H - B + 16, class: 'tick', 'text-anchor': 'middle' }, d.slice(5)));
+      svg.append(s('text', { x: x(i), y: H - B + 15, class: 'tick', 'text-anchor': 'middle' }, d.slice(5)));
     }
   });
   const g = s('g', { class: `series ${o.kind}` });

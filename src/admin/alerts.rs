@@ -82,9 +82,12 @@ fn load(c: &Connection, name: &str) -> rusqlite::Result<Option<Stored>> {
     .optional()
 }
 
-/// What the job measured this round: per alert, a reading (or None: disabled / too few
-/// samples, the episode state is left as it is) and the state to keep for the next round.
-fn measure(app: &App, now: i64) -> Result<Vec<(&'static str, Option<Reading>, Value)>, ApiError> {
+/// One alert's round: its name, its reading (None: disabled or too few samples, the episode
+/// state is left as it is) and the state to keep for the next round.
+type Measured = (&'static str, Option<Reading>, Value);
+
+/// What the job measured this round, per alert.
+fn measure(app: &App, now: i64) -> Result<Vec<Measured>, ApiError> {
     let a = &app.config.alerts;
     let min = i64::from(a.min_samples).max(1);
     let prev_requests = app.db.read(|c| Ok::<_, ApiError>(load(c, SERVER_ERRORS)?.map(|s| s.state)))?;
@@ -152,18 +155,15 @@ fn measure(app: &App, now: i64) -> Result<Vec<(&'static str, Option<Reading>, Va
     out.push((DEAD_LETTERS, dead_reading, json!({})));
 
     let dir = app.db.path().parent().unwrap_or(std::path::Path::new(".")).to_path_buf();
-    let disk = (a.min_free_disk_mb > 0)
-        .then(|| crate::system::free_disk_bytes(&dir))
-        .flatten()
-        .map(|free| {
-            let mb = free / 1_048_576;
-            Reading {
-                value: mb as f64,
-                threshold: a.min_free_disk_mb as f64,
-                firing: mb < a.min_free_disk_mb,
-                message: format!("{mb} MiB free for the database (minimum {} MiB)", a.min_free_disk_mb),
-            }
-        });
+    let disk = (a.min_free_disk_mb > 0).then(|| crate::system::free_disk_bytes(&dir)).flatten().map(|free| {
+        let mb = free / 1_048_576;
+        Reading {
+            value: mb as f64,
+            threshold: a.min_free_disk_mb as f64,
+            firing: mb < a.min_free_disk_mb,
+            message: format!("{mb} MiB free for the database (minimum {} MiB)", a.min_free_disk_mb),
+        }
+    });
     out.push((FREE_DISK, disk, json!({})));
     Ok(out)
 }
@@ -219,7 +219,10 @@ fn announce(
     let a = &app.config.alerts;
     if a.email {
         let (subject, text) = if firing {
-            (format!("[BuildXpert] ALERT: {t}"), format!("{t} is past its threshold.\n\n{message}\n\nSee /admin/ (System).\n"))
+            (
+                format!("[BuildXpert] ALERT: {t}"),
+                format!("{t} is past its threshold.\n\n{message}\n\nSee /admin/ (System).\n"),
+            )
         } else {
             (format!("[BuildXpert] Resolved: {t}"), format!("{t} is back within its threshold.\n\n{message}\n"))
         };

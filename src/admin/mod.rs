@@ -24,8 +24,8 @@
 //!   lockouts, trusted addresses, addresses. notify: notifications, deliveries, devices,
 //!   notification_settings. events: events. enquiries: enquiries. catalog: categories, sub_services, listings,
 //!   listing_prices. bookings: bookings, booking_items, booking_history, ratings, reports,
-//!   passes, calendar_tokens, messages and the reminder marks. admin: admin_alerts. Another owner's rows are read through a
-//!   function it exports when it is below the reader (bookings → catalog → accounts → notify →
+//!   passes, calendar_tokens, messages and the reminder marks. admin: admin_alerts. Another
+//!   owner's rows are read through a function it exports when it is below the reader (bookings → catalog → accounts → notify →
 //!   events), and through a view it exports (`schema/0008_views.sql`) when they join into the
 //!   reader's own statement or the reader may not import it (catalog never imports bookings).
 //! - Periodic work is the feature's `jobs()`, listed in `src/jobs.rs`; notification kinds are

@@ -49,15 +49,13 @@ pub fn system(app: &App) -> Result<System, ApiError> {
     let statuses = app.jobs.statuses();
     let jobs = statuses
         .into_iter()
-        .map(|(name, s)| {
-            Job {
-                name: name.to_string(),
-                runs: s.runs,
-                failures: s.failures,
-                last_error: s.last_error,
-                last_duration_ms: s.last_duration_ms,
-                last_run_at: (s.last_run_unix_ms > 0).then(|| rfc3339(s.last_run_unix_ms as i64)),
-            }
+        .map(|(name, s)| Job {
+            name: name.to_string(),
+            runs: s.runs,
+            failures: s.failures,
+            last_error: s.last_error,
+            last_duration_ms: s.last_duration_ms,
+            last_run_at: (s.last_run_unix_ms > 0).then(|| rfc3339(s.last_run_unix_ms as i64)),
         })
         .collect();
     let config = toml::Table::try_from(&app.config)

@@ -417,7 +417,9 @@ impl Config {
         let a = &self.alerts;
         positive("alerts.check_interval_seconds", a.check_interval_seconds.into())?;
         positive("alerts.window_minutes", a.window_minutes.into())?;
-        for (key, v) in [("alerts.payment_failure_rate", a.payment_failure_rate), ("alerts.server_error_rate", a.server_error_rate)] {
+        for (key, v) in
+            [("alerts.payment_failure_rate", a.payment_failure_rate), ("alerts.server_error_rate", a.server_error_rate)]
+        {
             if !(0.0..=1.0).contains(&v) {
                 return Err(ConfigError(format!("`{key}` must be between 0 and 1 (0 disables it)")));
             }
@@ -425,7 +427,9 @@ impl Config {
         if !a.webhook_url.is_empty() {
             http_url("alerts.webhook_url", &a.webhook_url)?;
             if !a.webhook_secret.starts_with("whsec_") {
-                return Err(ConfigError("`alerts.webhook_secret` must start with whsec_ when `alerts.webhook_url` is set".into()));
+                return Err(ConfigError(
+                    "`alerts.webhook_secret` must start with whsec_ when `alerts.webhook_url` is set".into(),
+                ));
             }
         }
         Ok(())

@@ -34,8 +34,10 @@ mod tests {
     #[test]
     fn counts_rows_per_day_with_zero_filled_gaps() {
         let c = rusqlite::Connection::open_in_memory().unwrap();
-        c.execute_batch("CREATE TABLE t (at INTEGER NOT NULL, k TEXT); INSERT INTO t VALUES (1,'a'),(5,'a'),(6,'b'),(25,'a');")
-            .unwrap();
+        c.execute_batch(
+            "CREATE TABLE t (at INTEGER NOT NULL, k TEXT); INSERT INTO t VALUES (1,'a'),(5,'a'),(6,'b'),(25,'a');",
+        )
+        .unwrap();
         let days = [(0, 10), (10, 20), (20, 30)];
         let sql = "SELECT CAST(d.key AS INTEGER), COUNT(*) FROM json_each(?1) d
                    JOIN t ON t.at >= json_extract(d.value, '$[0]') AND t.at < json_extract(d.value, '$[1]') AND t.k = ?2

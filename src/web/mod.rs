@@ -5,8 +5,8 @@
 pub mod auth;
 pub mod cache;
 pub mod compress;
-pub mod ctx;
 pub mod csv;
+pub mod ctx;
 pub mod cursor;
 pub mod error;
 pub mod headers;

@@ -145,7 +145,8 @@ fn users_csv_defuses_spreadsheet_formulas_and_sessions_show_each_login() {
     let app = spawn_app();
     let admin = app.admin("9876509200");
     let u = app.register("customer", "9876509201");
-    let r = app.call("PATCH", "/api/v1/me", Some(&u.access), Some(json!({"fullName": "=HYPERLINK(\"http://x\",\"y\")"})));
+    let r =
+        app.call("PATCH", "/api/v1/me", Some(&u.access), Some(json!({"fullName": "=HYPERLINK(\"http://x\",\"y\")"})));
     assert_eq!(r.status, 200, "{}", r.body);
     let csv = get(&app, &admin.access, "/api/v1/admin/export/users.csv?role=customer");
     assert_eq!(csv.status, 200);
@@ -159,7 +160,10 @@ fn users_csv_defuses_spreadsheet_formulas_and_sessions_show_each_login() {
     let items = s.json()["items"].as_array().unwrap().clone();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["active"], true);
-    assert_eq!(app.post(&format!("/api/v1/admin/users/{}/logout-all", u.user_id), Some(&admin.access), json!({})).status, 204);
+    assert_eq!(
+        app.post(&format!("/api/v1/admin/users/{}/logout-all", u.user_id), Some(&admin.access), json!({})).status,
+        204
+    );
     let s = get(&app, &admin.access, &format!("/api/v1/admin/users/{}/sessions", u.user_id)).json();
     assert_eq!(s["items"][0]["active"], false);
     assert!(s["items"][0]["revokedAt"].is_string());
@@ -175,7 +179,12 @@ fn the_audit_log_pages_newest_first_and_filters_by_action_prefix_and_target() {
     let admin = app.admin("9876509300");
     let u = app.register("customer", "9876509301");
     for v in [true, false, true] {
-        let r = app.call("PATCH", &format!("/api/v1/admin/users/{}", u.user_id), Some(&admin.access), Some(json!({"verified": v})));
+        let r = app.call(
+            "PATCH",
+            &format!("/api/v1/admin/users/{}", u.user_id),
+            Some(&admin.access),
+            Some(json!({"verified": v})),
+        );
         assert_eq!(r.status, 200);
     }
     let all = get(&app, &admin.access, "/api/v1/admin/audit-log?action=admin.user_updated&limit=2");
@@ -185,7 +194,9 @@ fn the_audit_log_pages_newest_first_and_filters_by_action_prefix_and_target() {
     assert_eq!(p1["items"][0]["details"]["verified"], true, "newest first");
     assert!(p1["items"][0]["id"].as_i64() > p1["items"][1]["id"].as_i64());
     let cursor = p1["nextCursor"].as_str().unwrap();
-    let p2 = get(&app, &admin.access, &format!("/api/v1/admin/audit-log?action=admin.user_updated&limit=2&cursor={cursor}")).json();
+    let p2 =
+        get(&app, &admin.access, &format!("/api/v1/admin/audit-log?action=admin.user_updated&limit=2&cursor={cursor}"))
+            .json();
     assert_eq!(p2["items"].as_array().unwrap().len(), 1);
     assert_eq!(p2["items"][0]["details"]["verified"], true);
     assert_eq!(p2["items"][0]["actorId"], admin.user_id.as_str());
@@ -388,7 +399,10 @@ fn a_dead_letter_alert_fires_once_per_episode_and_announces_its_recovery() {
     // Whatever the worker does with the retried delivery, mark it sent to end the episode.
     app.app()
         .db
-        .write(|tx| tx.execute("UPDATE deliveries SET status = 'sent' WHERE id = ?1", [&id]).map_err(buildxpert::db::DbError::from))
+        .write(|tx| {
+            tx.execute("UPDATE deliveries SET status = 'sent' WHERE id = ?1", [&id])
+                .map_err(buildxpert::db::DbError::from)
+        })
         .unwrap();
     run();
     eventually("a recovery webhook", || hook.received().len() == 2);
@@ -404,7 +418,8 @@ fn a_dead_letter_alert_fires_once_per_episode_and_announces_its_recovery() {
 
 #[test]
 fn low_disk_fires_an_alert_shown_on_the_dashboard() {
-    let app = spawn_app_with(&[("BUILDXPERT_ALERTS__MIN_FREE_DISK_MB", "999999999"), ("BUILDXPERT_ALERTS__EMAIL", "false")]);
+    let app =
+        spawn_app_with(&[("BUILDXPERT_ALERTS__MIN_FREE_DISK_MB", "999999999"), ("BUILDXPERT_ALERTS__EMAIL", "false")]);
     let admin = app.admin("9876509800");
     buildxpert::jobs::run(app.app(), "admin-alerts").unwrap();
     let alerts = get(&app, &admin.access, "/api/v1/admin/alerts").json();
@@ -416,7 +431,9 @@ fn low_disk_fires_an_alert_shown_on_the_dashboard() {
     let queued: i64 = app
         .app()
         .db
-        .read(|c| c.query_row("SELECT COUNT(*) FROM deliveries", [], |r| r.get(0)).map_err(buildxpert::db::DbError::from))
+        .read(|c| {
+            c.query_row("SELECT COUNT(*) FROM deliveries", [], |r| r.get(0)).map_err(buildxpert::db::DbError::from)
+        })
         .unwrap();
     assert_eq!(queued, 0);
 }

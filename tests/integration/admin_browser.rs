@@ -10,7 +10,10 @@ const SECRET_PROBE: &str = "probe-metrics-token-never-shown";
 
 #[test]
 fn the_dashboard_works_end_to_end_in_a_browser() {
-    let app = spawn_app_with(&[("BUILDXPERT_METRICS__TOKEN", SECRET_PROBE), ("BUILDXPERT_LIMITS__LOGIN_PER_IP_PER_MINUTE", "0")]);
+    let app = spawn_app_with(&[
+        ("BUILDXPERT_METRICS__TOKEN", SECRET_PROBE),
+        ("BUILDXPERT_LIMITS__LOGIN_PER_IP_PER_MINUTE", "0"),
+    ]);
     let admin = app.admin("9876508000");
     let provider = app.register("provider", "9876508001");
     let alice = app.register("customer", "9876508002");
@@ -73,7 +76,17 @@ fn the_dashboard_works_end_to_end_in_a_browser() {
     assert!(actions.contains(&"admin.backup_downloaded"), "{actions:?}");
     let retried = app.call("GET", &format!("/api/v1/admin/audit-log?target={dead}"), Some(&admin.access), None).json();
     assert_eq!(retried["items"][0]["action"], "admin.delivery_retried", "{retried}");
-    for shot in ["login", "overview", "users", "user-detail", "notifications", "system", "bookings", "booking-detail", "overview-phone"] {
+    for shot in [
+        "login",
+        "overview",
+        "users",
+        "user-detail",
+        "notifications",
+        "system",
+        "bookings",
+        "booking-detail",
+        "overview-phone",
+    ] {
         assert!(dir.join(format!("{shot}.png")).is_file(), "screenshot {shot}");
     }
 }
