@@ -168,8 +168,16 @@ pub fn sessions(app: &App, id: &str) -> Result<Vec<AdminSession>, ApiError> {
 pub const CSV_HEADER: &[&str] =
     &["id", "role", "fullName", "phone", "email", "verified", "blocked", "locked", "deleted", "createdAt"];
 
-/// Every user (optionally of one `role`), newest first, as CSV rows; at most `max`.
-pub fn export(app: &App, role: Option<&str>, max: u32, mut each: impl FnMut(Vec<String>)) -> Result<(), ApiError> {
+/// Every user (optionally of one `role`), newest first, as CSV rows; at most `max`. Audited
+/// (`admin.users_exported`): the file holds every account's contact details.
+pub fn export(
+    app: &App,
+    ctx: &Ctx,
+    admin: &Principal,
+    role: Option<&str>,
+    max: u32,
+    mut each: impl FnMut(Vec<String>),
+) -> Result<(), ApiError> {
     let mut sql = format!("SELECT {USER_COLUMNS} FROM users WHERE 1 = 1");
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(role) = role {
@@ -178,10 +186,11 @@ pub fn export(app: &App, role: Option<&str>, max: u32, mut each: impl FnMut(Vec<
     }
     sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {max}"));
     let now = app.now_ms();
+    let mut rows = 0u64;
     app.db.read(|c| {
         let mut st = c.prepare(&sql)?;
-        let rows = st.query_map(params_from_iter(args.iter()), User::from_row)?;
-        for u in rows {
+        let users = st.query_map(params_from_iter(args.iter()), User::from_row)?;
+        for u in users {
             let u = u?;
             let yes = |b: bool| if b { "true" } else { "false" }.to_string();
             each(vec![
@@ -196,7 +205,13 @@ pub fn export(app: &App, role: Option<&str>, max: u32, mut each: impl FnMut(Vec<
                 yes(u.deleted),
                 rfc3339(u.created_at),
             ]);
+            rows += 1;
         }
         Ok::<_, ApiError>(())
+    })?;
+    app.db.write(|tx| {
+        let details = json!({"rows": rows, "role": role});
+        crate::audit::log(tx, app, ctx, Some((&admin.user_id, admin.role)), "admin.users_exported", None, details)?;
+        Ok(())
     })
 }

@@ -211,11 +211,13 @@ pub fn admin_user_sessions(app: &App, _: &Ctx, req: &Request, p: &Params) -> Res
 pub const EXPORT_MAX_ROWS: u32 = 100_000;
 
 /// `GET /admin/export/users.csv?role=`: every account as CSV.
-pub fn admin_export_users(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
-    admin(app, req)?;
+pub fn admin_export_users(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
+    let me = admin(app, req)?;
     let mut csv = crate::web::csv::CsvWriter::new(admin_users::CSV_HEADER);
     let role = req.get_param("role").filter(|r| !r.is_empty());
-    admin_users::export(app, role.as_deref(), EXPORT_MAX_ROWS, |row| csv.row(row.iter().map(String::as_str)))?;
+    admin_users::export(app, ctx, &me, role.as_deref(), EXPORT_MAX_ROWS, |row| {
+        csv.row(row.iter().map(String::as_str))
+    })?;
     Ok(csv.into_response("users.csv"))
 }
 

@@ -1,7 +1,7 @@
 //! The operator's dashboard and what of the admin API no single feature owns: the statistics
 //! with their daily series (`stats.rs`), the audit-log listing (`audit_log.rs`), the backup
 //! download (`backup.rs`), the system page's facts (`system.rs`) and the alerts with their job
-//! (`alerts.rs`). Admin routes over one feature's data live in that feature's `routes.rs`; this
+//! (`alerts.rs`), the payments export (`exports.rs`). Admin routes over one feature's data live in that feature's `routes.rs`; this
 //! module is the top feature layer and reads the others through their functions.
 //!
 //! House rules (the same words open every feature's `mod.rs`):
@@ -25,8 +25,8 @@
 //!   notification_settings. events: events. enquiries: enquiries. catalog: categories, sub_services, listings,
 //!   listing_prices. bookings: bookings, booking_items, booking_history, ratings, reports,
 //!   passes, calendar_tokens, messages and the reminder marks. admin: admin_alerts. Another
-//!   owner's rows are read through a function it exports when it is below the reader (bookings → catalog → accounts → notify →
-//!   events), and through a view it exports (`schema/0008_views.sql`) when they join into the
+//!   owner's rows are read through a function it exports when it is below the reader
+//!   (bookings → catalog → accounts → notify → events), and through a view it exports (`schema/0008_views.sql`) when they join into the
 //!   reader's own statement or the reader may not import it (catalog never imports bookings).
 //! - Periodic work is the feature's `jobs()`, listed in `src/jobs.rs`; notification kinds are
 //!   constants in the feature's `notices.rs`.
@@ -35,6 +35,7 @@
 pub mod alerts;
 pub mod audit_log;
 pub mod backup;
+pub mod exports;
 pub mod routes;
 pub mod stats;
 pub mod system;

@@ -2,7 +2,7 @@
 //! /admin/system, /admin/alerts and /admin/export/payments.csv. Every one is for admins only;
 //! each parses, checks the caller, calls one operation and shapes the answer; no SQL here.
 
-use super::{alerts, audit_log, backup, stats, system};
+use super::{alerts, audit_log, backup, exports, stats, system};
 use crate::app::{App, Handler};
 use crate::guard;
 use crate::web::auth::{Principal, Role};
@@ -64,27 +64,8 @@ pub fn list_alerts(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
     private(ok(&json!({"items": alerts::list(app)?, "nextCursor": null}))?)
 }
 
-/// The payments CSV's header (the payments feature's `Payment` shape, flattened).
-pub const PAYMENTS_CSV_HEADER: &[&str] = &[
-    "id",
-    "purpose",
-    "status",
-    "amount",
-    "currency",
-    "gateway",
-    "gatewayRef",
-    "payerId",
-    "createdAt",
-    "completedAt",
-    "refunded",
-];
-
 /// `GET /admin/export/payments.csv`.
-pub fn export_payments(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
-    admin(app, req)?;
-    let csv = crate::web::csv::CsvWriter::new(PAYMENTS_CSV_HEADER);
-    // MERGE: fill the rows from the payments feature (`crate::payments`, newest first, at most
-    // 100 000, the `from`/`to` and `status` filters of `GET /admin/payments`); payments is built
-    // in parallel, so this branch answers the header alone.
-    Ok(csv.into_response("payments.csv"))
+pub fn export_payments(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
+    let me = admin(app, req)?;
+    Ok(exports::payments_csv(app, ctx, &me)?.into_response("payments.csv"))
 }

@@ -7,8 +7,9 @@ use super::{Status, COLUMNS};
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::db::keyset;
+use crate::web::auth::Principal;
 use crate::web::page::{Page, PageRequest};
-use crate::web::ApiError;
+use crate::web::{ApiError, Ctx};
 use rusqlite::types::Value;
 
 /// What to list; every field optional (`statuses` empty for all).
@@ -82,8 +83,17 @@ pub const CSV_HEADER: &[&str] = &[
 ];
 
 /// Every booking matching `f`, newest first, as CSV rows (`each` is called per row, so the
-/// export never holds the whole table in memory twice). At most `max` rows.
-pub fn export(app: &App, f: &Filter, max: u32, mut each: impl FnMut(Vec<String>)) -> Result<(), ApiError> {
+/// export never holds the whole table in memory twice). At most `max` rows. Audited
+/// (`admin.bookings_exported`).
+pub fn export(
+    app: &App,
+    ctx: &Ctx,
+    admin: &Principal,
+    f: &Filter,
+    max: u32,
+    mut each: impl FnMut(Vec<String>),
+) -> Result<(), ApiError> {
+    let mut rows = 0u64;
     let mut args: Vec<Value> = Vec::new();
     let mut sql = format!("SELECT {COLUMNS} FROM bookings WHERE 1 = 1");
     where_clause(f, &mut sql, &mut args);
@@ -105,7 +115,13 @@ pub fn export(app: &App, f: &Filter, max: u32, mut each: impl FnMut(Vec<String>)
                 b.currency,
                 b.completed_at.map(rfc3339).unwrap_or_default(),
             ]);
+            rows += 1;
         }
         Ok::<_, ApiError>(())
+    })?;
+    app.db.write(|tx| {
+        let details = serde_json::json!({"rows": rows});
+        crate::audit::log(tx, app, ctx, Some((&admin.user_id, admin.role)), "admin.bookings_exported", None, details)?;
+        Ok(())
     })
 }

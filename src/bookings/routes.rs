@@ -197,11 +197,11 @@ pub fn admin_list_bookings(app: &App, _: &Ctx, req: &Request, _: &Params) -> Res
 }
 
 /// `GET /admin/export/bookings.csv`: the same filters, as a CSV download.
-pub fn admin_export_bookings(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
-    guard::require(app, req, &[Role::Admin])?;
+pub fn admin_export_bookings(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
+    let me = guard::require(app, req, &[Role::Admin])?;
     let f = admin_filter(app, req)?;
     let mut csv = crate::web::csv::CsvWriter::new(admin::CSV_HEADER);
-    admin::export(app, &f, EXPORT_MAX_ROWS, |row| csv.row(row.iter().map(String::as_str)))?;
+    admin::export(app, ctx, &me, &f, EXPORT_MAX_ROWS, |row| csv.row(row.iter().map(String::as_str)))?;
     Ok(csv.into_response("bookings.csv"))
 }
 

@@ -138,6 +138,9 @@ fn every_booking_lists_with_filters_and_cursors_and_exports_as_csv() {
     assert!(lines[0].starts_with("id,status,createdAt"));
     assert!(lines[1].starts_with(&format!("{},cancelled,", ids[0])));
     assert_eq!(get(&app, &admin.access, "/api/v1/admin/export/bookings.csv?status=odd").status, 400);
+    let log = get(&app, &admin.access, "/api/v1/admin/audit-log?action=admin.bookings_exported").json();
+    assert_eq!(log["items"].as_array().unwrap().len(), 1, "the bad request exported nothing and was not logged");
+    assert_eq!(log["items"][0]["details"]["rows"], 1);
 }
 
 #[test]
@@ -171,6 +174,11 @@ fn users_csv_defuses_spreadsheet_formulas_and_sessions_show_each_login() {
     let payments = get(&app, &admin.access, "/api/v1/admin/export/payments.csv");
     assert_eq!(payments.status, 200);
     assert!(payments.body.starts_with("id,purpose,status,amount,currency"));
+    for what in ["users", "payments"] {
+        let log = get(&app, &admin.access, &format!("/api/v1/admin/audit-log?action=admin.{what}_exported")).json();
+        assert_eq!(log["items"].as_array().unwrap().len(), 1, "{what}: {log}");
+        assert_eq!(log["items"][0]["actorId"], admin.user_id.as_str());
+    }
 }
 
 #[test]
