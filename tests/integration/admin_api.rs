@@ -463,3 +463,38 @@ fn bad_alert_settings_are_refused_at_start() {
         assert!(err.0.contains("alerts."), "{k}: {err}");
     }
 }
+
+#[test]
+fn the_5xx_rate_is_judged_between_checks_and_recovers() {
+    let hook = FakeServer::start(|_, _| Reply::json(200, json!({})));
+    let url = format!("{}/alerts", hook.url);
+    let app = spawn_app_with(&[
+        ("BUILDXPERT_ALERTS__WEBHOOK_URL", url.as_str()),
+        ("BUILDXPERT_ALERTS__WEBHOOK_SECRET", "whsec_c2VjcmV0LWtleS1mb3ItYWxlcnRz"),
+        ("BUILDXPERT_ALERTS__MIN_SAMPLES", "10"),
+    ]);
+    let admin = app.admin("9876509900");
+    let run = || buildxpert::jobs::run(app.app(), "admin-alerts").unwrap();
+    let observe = |status: u16, n: usize| {
+        for _ in 0..n {
+            app.app().metrics.observe("GET", "/api/v1/test", status, std::time::Duration::from_millis(1));
+        }
+    };
+    run(); // the baseline
+    observe(500, 3);
+    run(); // too few responses since the baseline to judge: the baseline is kept
+    observe(200, 9);
+    run(); // 3 of at least 12 failed
+    let firing = |app: &TestApp| {
+        let a = get(app, &admin.access, "/api/v1/admin/alerts").json();
+        a["items"].as_array().unwrap().iter().find(|x| x["name"] == "server_error_rate").unwrap()["firing"] == true
+    };
+    assert!(firing(&app));
+    eventually("the firing webhook", || hook.received().len() == 1);
+    assert_eq!(hook.received()[0].json()["data"]["name"], "server_error_rate");
+    observe(200, 50);
+    run();
+    assert!(!firing(&app));
+    eventually("the recovery webhook", || hook.received().len() == 2);
+    assert_eq!(hook.received()[1].json()["type"], "alert.resolved");
+}
