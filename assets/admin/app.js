@@ -234,7 +234,7 @@ function payments(params) {
   return listPage(main, {
     key: 'payments', title: 'Payments', path: '/api/v1/admin/payments',
     filters: [
-      { name: 'status', label: 'Status', type: 'select', options: [['', 'Any'], ['created', 'Created'], ['pending', 'Pending'], ['succeeded', 'Succeeded'], ['failed', 'Failed'], ['refunded', 'Refunded'], ['partially_refunded', 'Partially refunded']] },
+      { name: 'status', label: 'Status', type: 'select', options: [['', 'Any'], ['pending', 'Pending'], ['succeeded', 'Succeeded'], ['failed', 'Failed'], ['expired', 'Expired'], ['partially_refunded', 'Partially refunded'], ['refunded', 'Refunded']] },
       { name: 'purpose', label: 'Purpose', type: 'select', options: [['', 'Any'], ['listing_fee', 'Listing fee'], ['pass', 'Pass'], ['booking', 'Booking']] },
       { name: 'gateway', label: 'Gateway', type: 'select', options: [['', 'Any'], ['sandbox', 'Sandbox'], ['stripe', 'Stripe'], ['razorpay', 'Razorpay'], ['paytm', 'Paytm']] },
       { name: 'userId', label: 'Payer id' },
@@ -306,7 +306,7 @@ async function paymentDetail(id) {
 function calls(params) {
   return listPage(main, {
     key: 'calls', title: 'Calls', path: '/api/v1/admin/calls',
-    filters: [{ name: 'status', label: 'Status', type: 'select', options: [['', 'Any'], ['ringing', 'Ringing'], ['answered', 'Answered'], ['ended', 'Ended'], ['missed', 'Missed'], ['rejected', 'Rejected'], ['failed', 'Failed']] },
+    filters: [{ name: 'status', label: 'Status', type: 'select', options: [['', 'Any'], ['ringing', 'Ringing'], ['active', 'Active'], ['ended', 'Ended'], ['missed', 'Missed'], ['rejected', 'Rejected'], ['cancelled', 'Cancelled']] },
       { name: 'bookingId', label: 'Booking id' }, { name: 'userId', label: 'User id' }, { name: 'from', label: 'From', type: 'date' }, { name: 'to', label: 'To', type: 'date' }],
     columns: [
       { label: 'Booking', cell: (c) => link(`#/bookings/${enc(c.bookingId)}`, c.bookingId) },
