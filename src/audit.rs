@@ -100,6 +100,77 @@ pub fn record(tx: &Transaction, at_ms: i64, e: &Entry) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// One row of the log as the operator reads it (`GET /admin/audit-log`).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    pub id: i64,
+    pub at: String,
+    pub actor_id: Option<String>,
+    pub actor_role: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    pub details: serde_json::Value,
+}
+
+/// Filters of the listing; each optional. `action` matches exactly, or as a prefix when it ends
+/// in `.` (`admin.` = every admin action).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub actor_id: Option<String>,
+    pub target: Option<String>,
+    pub action: Option<String>,
+}
+
+/// Newest first: rows with an id below `before` (the cursor), at most `limit`.
+pub fn list(c: &Connection, f: &Filter, before: Option<i64>, limit: u32) -> rusqlite::Result<Vec<Row>> {
+    let mut sql =
+        "SELECT id, at, actor_id, actor_role, action, target, ip, request_id, details FROM audit_log WHERE 1 = 1"
+            .to_string();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(a) = &f.actor_id {
+        args.push(a.clone().into());
+        sql.push_str(&format!(" AND actor_id = ?{}", args.len()));
+    }
+    if let Some(t) = &f.target {
+        args.push(t.clone().into());
+        sql.push_str(&format!(" AND target = ?{}", args.len()));
+    }
+    if let Some(a) = &f.action {
+        if let Some(prefix) = a.strip_suffix('.') {
+            args.push(format!("{prefix}.").into());
+            let n = args.len();
+            sql.push_str(&format!(" AND substr(action, 1, length(?{n})) = ?{n}"));
+        } else {
+            args.push(a.clone().into());
+            sql.push_str(&format!(" AND action = ?{}", args.len()));
+        }
+    }
+    if let Some(b) = before {
+        args.push(b.into());
+        sql.push_str(&format!(" AND id < ?{}", args.len()));
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {limit}"));
+    let mut st = c.prepare(&sql)?;
+    let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+        let details: String = r.get(8)?;
+        Ok(Row {
+            id: r.get(0)?,
+            at: crate::clock::rfc3339(r.get(1)?),
+            actor_id: r.get(2)?,
+            actor_role: r.get(3)?,
+            action: r.get(4)?,
+            target: r.get(5)?,
+            ip: r.get(6)?,
+            request_id: r.get(7)?,
+            details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+        })
+    })?;
+    rows.collect()
+}
+
 /// Walks the chain; Ok(row count) or Err(the first broken row's id and why).
 pub fn verify(conn: &Connection) -> Result<u64, String> {
     let mut st = conn

@@ -11,6 +11,12 @@ pub fn principal(app: &App, req: &rouille::Request) -> Result<Principal, ApiErro
     app.limiter
         .hit(&format!("api:{}", p.user_id), Limit::per_minute(app.config.limits.api_per_user_per_minute))
         .check()?;
+    // Admins (the dashboard) have a tighter limit of their own on top.
+    if p.role == Role::Admin {
+        app.limiter
+            .hit(&format!("admin:{}", p.user_id), Limit::per_minute(app.config.limits.admin_per_user_per_minute))
+            .check()?;
+    }
     Ok(p)
 }
 

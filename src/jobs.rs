@@ -8,7 +8,7 @@ use std::time::Duration;
 /// The longest rate-limit window in use; idle buckets older than this carry no information.
 const LONGEST_WINDOW_SECS: u32 = 3600;
 
-pub fn all(_app: &App) -> Vec<Job<App>> {
+pub fn all(app: &App) -> Vec<Job<App>> {
     let mut jobs = vec![
         Job::new("ratelimit-prune", Duration::from_secs(60), |app: &App| {
             app.limiter.prune(LONGEST_WINDOW_SECS);
@@ -25,6 +25,7 @@ pub fn all(_app: &App) -> Vec<Job<App>> {
     jobs.extend(crate::bookings::jobs());
     jobs.extend(crate::events::jobs());
     jobs.extend(crate::system::jobs());
+    jobs.extend(crate::admin::jobs(app));
     jobs
 }
 

@@ -2,6 +2,7 @@
 //! `main.rs` is only the CLI; everything else is here so integration tests can build the real app.
 
 pub mod accounts;
+pub mod admin;
 pub mod app;
 pub mod assets;
 pub mod audit;

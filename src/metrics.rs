@@ -59,6 +59,14 @@ impl Metrics {
         h.total += 1;
     }
 
+    /// Responses counted so far: (all, those with a 5xx status). The alerts compare two readings.
+    pub fn totals(&self) -> (u64, u64) {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.requests.iter().fold((0, 0), |(all, errors), ((_, _, status), n)| {
+            (all + n, if *status >= 500 { errors + n } else { errors })
+        })
+    }
+
     pub fn render(&self, gauges: &[Gauge]) -> String {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::with_capacity(4096);

@@ -12,5 +12,6 @@ pub fn router() -> Router<Handler> {
     crate::bookings::routes::register(&mut r);
     crate::notify::routes::register(&mut r);
     crate::events::routes::register(&mut r);
+    crate::admin::routes::register(&mut r);
     r
 }

@@ -41,6 +41,8 @@ pub struct JobStatus {
     pub failures: u64,
     pub last_error: Option<String>,
     pub last_duration_ms: u64,
+    /// Wall-clock Unix ms of the last run's end (0 = never ran).
+    pub last_run_unix_ms: u64,
 }
 
 /// Shared view of the runner for health checks.
@@ -90,6 +92,8 @@ impl JobHealth {
         let s = map.entry(name).or_default();
         s.runs += 1;
         s.last_duration_ms = took.as_millis() as u64;
+        s.last_run_unix_ms =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
         match result {
             Ok(()) => s.last_error = None,
             Err(e) => {

@@ -119,3 +119,99 @@ pub fn logout_all(app: &App, ctx: &Ctx, admin: &Principal, id: &str) -> Result<(
     let id = load(app, id)?.id;
     super::login::logout_all(app, ctx, admin, &id)
 }
+
+/// One session as the operator sees it (`GET /admin/users/{id}/sessions`): live and ended ones.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminSession {
+    id: String,
+    device: String,
+    ip: String,
+    created_at: String,
+    last_seen_at: String,
+    expires_at: String,
+    revoked_at: Option<String>,
+    revoked_reason: Option<String>,
+    active: bool,
+}
+
+/// `GET /admin/users/{id}/sessions`: the user's 100 most recent sessions, newest first (404 for
+/// an unknown user).
+pub fn sessions(app: &App, id: &str) -> Result<Vec<AdminSession>, ApiError> {
+    let now = app.now_ms();
+    app.db.read(|c| {
+        find_by_id(c, id)?.ok_or_else(ApiError::not_found)?;
+        let mut st = c.prepare(
+            "SELECT id, device, ip, created_at, last_seen_at, expires_at, revoked_at, revoked_reason FROM sessions
+             WHERE user_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 100",
+        )?;
+        let rows = st.query_map([id], |r| {
+            let expires: i64 = r.get(5)?;
+            let revoked: Option<i64> = r.get(6)?;
+            Ok(AdminSession {
+                id: r.get(0)?,
+                device: r.get(1)?,
+                ip: r.get(2)?,
+                created_at: rfc3339(r.get(3)?),
+                last_seen_at: rfc3339(r.get(4)?),
+                expires_at: rfc3339(expires),
+                revoked_at: revoked.map(rfc3339),
+                revoked_reason: r.get(7)?,
+                active: revoked.is_none() && expires > now,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    })
+}
+
+/// The users CSV export's header.
+pub const CSV_HEADER: &[&str] =
+    &["id", "role", "fullName", "phone", "email", "verified", "blocked", "locked", "deleted", "createdAt"];
+
+/// Every user (optionally of one `role`), newest first, as CSV rows; at most `max`. Audited
+/// (`admin.users_exported`): the file holds every account's contact details.
+pub fn export(
+    app: &App,
+    ctx: &Ctx,
+    admin: &Principal,
+    role: Option<&str>,
+    max: u32,
+    mut each: impl FnMut(Vec<String>),
+) -> Result<(), ApiError> {
+    let mut sql = format!("SELECT {USER_COLUMNS} FROM users WHERE 1 = 1");
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(role) = role {
+        args.push(parse_role(role, true)?.as_str().to_string().into());
+        sql.push_str(" AND role = ?1");
+    }
+    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {max}"));
+    let now = app.now_ms();
+    let mut rows = 0u64;
+    app.db.read(|c| {
+        let mut st = c.prepare(&sql)?;
+        let users = st.query_map(params_from_iter(args.iter()), User::from_row)?;
+        for u in users {
+            let u = u?;
+            let yes = |b: bool| if b { "true" } else { "false" }.to_string();
+            each(vec![
+                u.id.clone(),
+                u.role.as_str().to_string(),
+                u.full_name.clone(),
+                u.phone.clone(),
+                u.email.clone().unwrap_or_default(),
+                yes(u.verified),
+                yes(u.blocked),
+                yes(u.locked_until.is_some_and(|t| t > now)),
+                yes(u.deleted),
+                rfc3339(u.created_at),
+            ]);
+            rows += 1;
+        }
+        Ok::<_, ApiError>(())
+    })?;
+    app.db.write(|tx| {
+        let details = json!({"rows": rows, "role": role});
+        crate::audit::log(tx, app, ctx, Some((&admin.user_id, admin.role)), "admin.users_exported", None, details)?;
+        Ok(())
+    })
+}

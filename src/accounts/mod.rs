@@ -214,3 +214,12 @@ pub fn jobs() -> Vec<crate::runner::Job<crate::app::App>> {
         }),
     ]
 }
+
+/// Live (not deleted) accounts by role: (customers, providers), for the operator's overview.
+pub fn count_by_role(c: &Connection) -> rusqlite::Result<(i64, i64)> {
+    c.query_row(
+        "SELECT COALESCE(SUM(role = 'customer'), 0), COALESCE(SUM(role = 'provider'), 0) FROM users WHERE deleted_at IS NULL",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}

@@ -44,7 +44,9 @@ pub fn register(r: &mut Router<Handler>) {
     r.add("GET", "/api/v1/admin/users", admin_list_users)
         .add("GET", "/api/v1/admin/users/{id}", admin_get_user)
         .add("PATCH", "/api/v1/admin/users/{id}", admin_patch_user)
-        .add("POST", "/api/v1/admin/users/{id}/logout-all", admin_logout_user);
+        .add("POST", "/api/v1/admin/users/{id}/logout-all", admin_logout_user)
+        .add("GET", "/api/v1/admin/users/{id}/sessions", admin_user_sessions)
+        .add("GET", "/api/v1/admin/export/users.csv", admin_export_users);
 }
 
 fn device(req: &Request) -> String {
@@ -197,6 +199,26 @@ pub fn admin_get_user(app: &App, _: &Ctx, req: &Request, p: &Params) -> Result {
 pub fn admin_patch_user(app: &App, ctx: &Ctx, req: &Request, p: &Params) -> Result {
     let me = admin(app, req)?;
     ok(&admin_users::update(app, ctx, &me, p.get("id"), body(ctx, req)?)?)
+}
+
+/// `GET /admin/users/{id}/sessions`: live and ended sessions, newest first (at most 100).
+pub fn admin_user_sessions(app: &App, _: &Ctx, req: &Request, p: &Params) -> Result {
+    admin(app, req)?;
+    private(json_response(200, &json!({"items": admin_users::sessions(app, p.get("id"))?, "nextCursor": null})))
+}
+
+/// The most rows one CSV export holds (newest first).
+pub const EXPORT_MAX_ROWS: u32 = 100_000;
+
+/// `GET /admin/export/users.csv?role=`: every account as CSV.
+pub fn admin_export_users(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
+    let me = admin(app, req)?;
+    let mut csv = crate::web::csv::CsvWriter::new(admin_users::CSV_HEADER);
+    let role = req.get_param("role").filter(|r| !r.is_empty());
+    admin_users::export(app, ctx, &me, role.as_deref(), EXPORT_MAX_ROWS, |row| {
+        csv.row(row.iter().map(String::as_str))
+    })?;
+    Ok(csv.into_response("users.csv"))
 }
 
 pub fn admin_logout_user(app: &App, ctx: &Ctx, req: &Request, p: &Params) -> Result {

@@ -34,6 +34,7 @@
 //!   constants in the feature's `notices.rs`.
 //! - Spans of time are `clock::{HOUR_MS, DAY_MS}`.
 
+pub mod admin;
 pub mod calendar;
 pub mod create;
 pub mod earnings;
@@ -44,6 +45,7 @@ pub mod ratings;
 pub mod read;
 pub mod reports;
 pub mod routes;
+pub mod stats;
 pub mod timed;
 pub mod transitions;
 pub mod views;

@@ -150,3 +150,8 @@ pub fn resolve(app: &App, ctx: &Ctx, admin: &Principal, id: &str, r: Resolve) ->
         find(tx, id)?.ok_or_else(ApiError::not_found)
     })
 }
+
+/// Reports waiting for the operator, for the overview.
+pub fn open_count(c: &Connection) -> rusqlite::Result<i64> {
+    c.query_row("SELECT COUNT(*) FROM reports WHERE status = 'open'", [], |r| r.get(0))
+}

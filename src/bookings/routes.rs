@@ -4,7 +4,7 @@
 
 use super::read::{self, Mine};
 use super::transitions::{self, Action};
-use super::{calendar, create, earnings, messages, ratings, reports, Status};
+use super::{admin, calendar, create, earnings, messages, ratings, reports, Status};
 use crate::app::App;
 use crate::app::Handler;
 use crate::guard;
@@ -33,6 +33,8 @@ pub fn register(r: &mut Router<Handler>) {
         .add("GET", "/api/v1/bookings/{id}/messages", list_messages)
         .add("POST", "/api/v1/bookings/{id}/messages", send_message)
         .add("POST", "/api/v1/bookings/{id}/messages/read", read_messages)
+        .add("GET", "/api/v1/admin/bookings", admin_list_bookings)
+        .add("GET", "/api/v1/admin/export/bookings.csv", admin_export_bookings)
         .add("GET", "/api/v1/admin/reports", admin_list_reports)
         .add("PATCH", "/api/v1/admin/reports/{id}", admin_resolve_report)
         .add("GET", "/api/v1/provider/earnings", provider_earnings)
@@ -158,6 +160,51 @@ pub fn read_messages(app: &App, ctx: &Ctx, req: &Request, params: &Params) -> Re
 }
 
 /// `?status=open|resolved|dismissed&limit=&cursor=`, newest first.
+/// The most rows one CSV export holds (newest first); narrow with `from`/`to` for older ones.
+pub const EXPORT_MAX_ROWS: u32 = 100_000;
+
+/// `?status=&customerId=&providerId=&listingId=&from=&to=` (local dates of creation, inclusive).
+fn admin_filter(app: &App, req: &Request) -> std::result::Result<admin::Filter, ApiError> {
+    let id = |name: &str| req.get_param(name).filter(|v| !v.is_empty());
+    let day = |name: &'static str, next: bool| -> std::result::Result<Option<i64>, ApiError> {
+        let Some(v) = id(name) else { return Ok(None) };
+        let d = crate::tz::parse_date(&v).ok_or_else(|| ApiError::field(name, "must be a date YYYY-MM-DD"))?;
+        let d = if next { d.succ_opt().unwrap_or(d) } else { d };
+        Ok(Some(app.tz.day_start(d)))
+    };
+    let f = admin::Filter {
+        statuses: statuses(req)?,
+        customer_id: id("customerId"),
+        provider_id: id("providerId"),
+        listing_id: id("listingId"),
+        from_ms: day("from", false)?,
+        to_ms: day("to", true)?,
+    };
+    if let (Some(a), Some(b)) = (f.from_ms, f.to_ms) {
+        if a >= b {
+            return Err(ApiError::field("to", "must not be before from"));
+        }
+    }
+    Ok(f)
+}
+
+/// `GET /admin/bookings`: every booking newest first, with the filters of [`admin_filter`].
+pub fn admin_list_bookings(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
+    guard::require(app, req, &[Role::Admin])?;
+    let page = PageRequest::from_query(req)?;
+    let f = admin_filter(app, req)?;
+    private(ok(&admin::list(app, &f, &page)?)?)
+}
+
+/// `GET /admin/export/bookings.csv`: the same filters, as a CSV download.
+pub fn admin_export_bookings(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
+    let me = guard::require(app, req, &[Role::Admin])?;
+    let f = admin_filter(app, req)?;
+    let mut csv = crate::web::csv::CsvWriter::new(admin::CSV_HEADER);
+    admin::export(app, ctx, &me, &f, EXPORT_MAX_ROWS, |row| csv.row(row.iter().map(String::as_str)))?;
+    Ok(csv.into_response("bookings.csv"))
+}
+
 pub fn admin_list_reports(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
     guard::require(app, req, &[Role::Admin])?;
     let page = PageRequest::from_query(req)?;

@@ -192,3 +192,8 @@ pub fn add_rating(tx: &Transaction, listing_id: &str, stars: i64) -> rusqlite::R
     )?;
     Ok(())
 }
+
+/// Listings live in search now, for the operator's overview.
+pub fn count_active(c: &rusqlite::Connection) -> rusqlite::Result<i64> {
+    c.query_row("SELECT COUNT(*) FROM listings WHERE status = 'active'", [], |r| r.get(0))
+}

@@ -30,9 +30,19 @@ pub struct Endpoint {
     clock: Arc<dyn Clock>,
 }
 
-/// A sender per `[[webhooks]]` table, in config order.
+/// A sender per `[[webhooks]]` table, in config order, then the operator's alerts webhook
+/// (`alerts.webhook_url`) when it is set and not one of them.
 pub fn from_config(c: &Config, clock: Arc<dyn Clock>) -> Vec<Endpoint> {
-    c.webhooks.iter().map(|h| Endpoint { url: h.url.clone(), secret: h.secret.clone(), clock: clock.clone() }).collect()
+    let mut out: Vec<Endpoint> = c
+        .webhooks
+        .iter()
+        .map(|h| Endpoint { url: h.url.clone(), secret: h.secret.clone(), clock: clock.clone() })
+        .collect();
+    let a = &c.alerts;
+    if !a.webhook_url.is_empty() && !out.iter().any(|e| e.url == a.webhook_url) {
+        out.push(Endpoint { url: a.webhook_url.clone(), secret: a.webhook_secret.clone(), clock });
+    }
+    out
 }
 
 impl Endpoint {

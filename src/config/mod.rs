@@ -28,6 +28,7 @@ pub const SECRET_KEYS: &[&str] = &[
     "payments.paytm.merchant_key",
     "calls.turn_secret",
     "metrics.token",
+    "alerts.webhook_secret",
 ];
 
 /// A configuration error; the message names the offending key.

@@ -22,6 +22,7 @@ pub struct Config {
     pub notify: Notify,
     pub metrics: Metrics,
     pub limits: Limits,
+    pub alerts: Alerts,
     pub log: Log,
     pub backup: Backup,
 }
@@ -218,6 +219,23 @@ pub struct Limits {
     pub contact_per_ip_per_hour: u32,
     pub messages_per_user_per_minute: u32,
     pub api_per_user_per_minute: u32,
+    pub admin_per_user_per_minute: u32,
+}
+
+/// `[alerts]`: the operator's alerts (payment failures, 5xx, dead letters, free disk).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    pub check_interval_seconds: u32,
+    pub window_minutes: u32,
+    pub min_samples: u32,
+    pub payment_failure_rate: f64,
+    pub server_error_rate: f64,
+    pub dead_letters: u32,
+    pub min_free_disk_mb: u64,
+    pub email: bool,
+    pub webhook_url: String,
+    pub webhook_secret: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -412,6 +430,24 @@ impl Config {
             http_url(&format!("webhooks[{i}].url"), &hook.url)?;
             if !hook.secret.starts_with("whsec_") {
                 return Err(ConfigError(format!("`webhooks[{i}].secret` must start with whsec_")));
+            }
+        }
+        let a = &self.alerts;
+        positive("alerts.check_interval_seconds", a.check_interval_seconds.into())?;
+        positive("alerts.window_minutes", a.window_minutes.into())?;
+        for (key, v) in
+            [("alerts.payment_failure_rate", a.payment_failure_rate), ("alerts.server_error_rate", a.server_error_rate)]
+        {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(ConfigError(format!("`{key}` must be between 0 and 1 (0 disables it)")));
+            }
+        }
+        if !a.webhook_url.is_empty() {
+            http_url("alerts.webhook_url", &a.webhook_url)?;
+            if !a.webhook_secret.starts_with("whsec_") {
+                return Err(ConfigError(
+                    "`alerts.webhook_secret` must start with whsec_ when `alerts.webhook_url` is set".into(),
+                ));
             }
         }
         Ok(())

@@ -7,6 +7,7 @@ pub mod deadline;
 pub mod keyset;
 mod lock;
 mod migrate;
+pub mod series;
 
 pub use backup::{backup_to, integrity_check, restore_from};
 pub use lock::DataLock;

@@ -42,6 +42,7 @@ pub mod kind;
 pub mod outbox;
 pub mod routes;
 pub mod settings;
+pub mod stats;
 pub mod unowned;
 mod worker;
 

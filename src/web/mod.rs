@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod cache;
 pub mod compress;
+pub mod csv;
 pub mod ctx;
 pub mod cursor;
 pub mod error;

@@ -62,6 +62,21 @@ fn every_route_enforces_its_access_rule_for_every_role() {
     // Deleting the account under test goes last.
     routes.sort_by_key(|(m, p)| (*m, *p) == ("DELETE", "/api/v1/me"));
     assert!(routes.len() >= 20, "{routes:?}");
+    // The admin dashboard's endpoints are all here (and so classified admin-only above).
+    for admin_route in [
+        "/api/v1/admin/stats",
+        "/api/v1/admin/bookings",
+        "/api/v1/admin/audit-log",
+        "/api/v1/admin/backup",
+        "/api/v1/admin/system",
+        "/api/v1/admin/alerts",
+        "/api/v1/admin/users/{id}/sessions",
+        "/api/v1/admin/export/users.csv",
+        "/api/v1/admin/export/bookings.csv",
+        "/api/v1/admin/export/payments.csv",
+    ] {
+        assert!(routes.iter().any(|(m, p)| *m == "GET" && *p == admin_route), "{admin_route} is not registered");
+    }
     for (method, template) in routes {
         let access = classify(method, template);
         let path = template.replace("{id}", "zz_unknown").replace("{token}", "zz_unknown");

@@ -2,6 +2,8 @@
 
 mod support;
 
+mod admin_api;
+mod admin_browser;
 mod admin_users;
 mod attack_access;
 mod attack_accounts;
