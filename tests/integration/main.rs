@@ -33,5 +33,6 @@ mod messages;
 mod notify;
 mod notify_crash;
 mod openapi;
+mod payments;
 mod strict_json;
 mod system;
