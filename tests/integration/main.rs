@@ -34,5 +34,6 @@ mod notify;
 mod notify_crash;
 mod openapi;
 mod payments;
+mod payments_crash;
 mod strict_json;
 mod system;
