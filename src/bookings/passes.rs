@@ -55,13 +55,16 @@ pub fn valid_until(c: &Connection, user_id: &str, category_id: &str, now: i64) -
 
 /// Marks a booking paid through the platform (once; a second call changes nothing).
 pub fn mark_paid(tx: &Transaction, booking_id: &str, at: i64) -> rusqlite::Result<bool> {
-    let n = tx.execute("UPDATE bookings SET paid_at = ?2 WHERE id = ?1 AND paid_at IS NULL", params![booking_id, at])?;
+    let n =
+        tx.execute("UPDATE bookings SET paid_at = ?2 WHERE id = ?1 AND paid_at IS NULL", params![booking_id, at])?;
     Ok(n > 0)
 }
 
 /// When the booking was paid through the platform, if it was.
 pub fn paid_at(c: &Connection, booking_id: &str) -> rusqlite::Result<Option<i64>> {
-    c.query_row("SELECT paid_at FROM bookings WHERE id = ?1", [booking_id], |r| r.get(0)).optional().map(Option::flatten)
+    c.query_row("SELECT paid_at FROM bookings WHERE id = ?1", [booking_id], |r| r.get(0))
+        .optional()
+        .map(Option::flatten)
 }
 
 /// Clears the paid mark (a full refund of the booking's payment).

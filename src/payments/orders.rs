@@ -9,7 +9,7 @@
 //! `Retry-After`) or 502. If the process dies between the two, the `creating` row expires with
 //! the order TTL (the reconciliation job).
 
-use super::gateway::{GatewayError, OrderRequest};
+use super::gateway::{Gateway, GatewayError, OrderRequest};
 use super::{gateways, read, risk, Purpose};
 use crate::app::App;
 use crate::bookings::{self, passes};
@@ -59,7 +59,9 @@ fn check(p: &Principal, input: &NewPayment) -> Result<(Purpose, String), ApiErro
     let purpose = Purpose::parse(&input.purpose)
         .ok_or_else(|| ApiError::field("purpose", "must be listing_fee, pass or booking"))?;
     let (role, field, value, others) = match purpose {
-        Purpose::ListingFee => (Role::Provider, "listingId", &input.listing_id, [&input.category_id, &input.booking_id]),
+        Purpose::ListingFee => {
+            (Role::Provider, "listingId", &input.listing_id, [&input.category_id, &input.booking_id])
+        }
         Purpose::Pass => (Role::Customer, "categoryId", &input.category_id, [&input.listing_id, &input.booking_id]),
         Purpose::Booking => (Role::Customer, "bookingId", &input.booking_id, [&input.listing_id, &input.category_id]),
     };
@@ -101,7 +103,10 @@ fn price(tx: &rusqlite::Transaction, app: &App, p: &Principal, purpose: Purpose,
         }
         Purpose::Booking => {
             if !app.config.payments.booking_payments {
-                return Err(ApiError::denied("booking_payments_disabled", "Bookings are paid to the provider directly."));
+                return Err(ApiError::denied(
+                    "booking_payments_disabled",
+                    "Bookings are paid to the provider directly.",
+                ));
             }
             let b = bookings::find(tx, id)?.filter(|b| b.customer_id == p.user_id).ok_or_else(ApiError::not_found)?;
             if !b.status.is_open() || b.total <= 0 {
@@ -115,17 +120,24 @@ fn price(tx: &rusqlite::Transaction, app: &App, p: &Principal, purpose: Purpose,
     }
 }
 
-/// `POST /payments` for the caller.
+/// `POST /payments` for the caller, at the active gateway (`payments.gateway`).
 pub fn create(app: &App, p: &Principal, input: NewPayment) -> Result<Value, ApiError> {
+    let secret = gateways::sandbox_secret(app)?;
+    let Some(gateway) = gateways::active(&app.config, &secret) else {
+        // Checked after the body, so a bad request is still told what is wrong with it.
+        check(p, &input)?;
+        return Err(ApiError::unavailable("The payment gateway is not configured.", 60));
+    };
+    create_with(app, p, input, gateway.as_ref())
+}
+
+/// [`create`] at the given gateway (tests use a fake one).
+pub fn create_with(app: &App, p: &Principal, input: NewPayment, gateway: &dyn Gateway) -> Result<Value, ApiError> {
     let (purpose, target_id) = check(p, &input)?;
     let currency = app.config.business.currency.clone();
     let expected = match &input.expected_amount {
         Some(v) => Some(money::parse(v, &currency, 1).map_err(|e| ApiError::field("expectedAmount", &e))?),
         None => None,
-    };
-    let secret = gateways::sandbox_secret(app)?;
-    let Some(gateway) = gateways::active(&app.config, &secret) else {
-        return Err(ApiError::unavailable("The payment gateway is not configured.", 60));
     };
     let now = app.now_ms();
     let expires_at = now + i64::from(app.config.payments.order_ttl_minutes) * 60_000;
@@ -188,8 +200,8 @@ pub fn create(app: &App, p: &Principal, input: NewPayment) -> Result<Value, ApiE
         expires_at_ms: expires_at,
     };
     let answer = gateway.create_order(&app.outbound, &order);
-    // 3. Pending with its checkout, or gone.
-    app.db.write(|tx| match answer {
+    // 3. Pending with its checkout, or gone (the delete commits; the error is answered after).
+    let opened = app.db.write(|tx| match answer {
         Ok(c) => {
             let expires = c.expires_at_ms.map_or(expires_at, |g| g.min(expires_at));
             tx.execute(
@@ -201,20 +213,21 @@ pub fn create(app: &App, p: &Principal, input: NewPayment) -> Result<Value, ApiE
                 risk::flag(tx, &id, flag, detail, now)?;
             }
             let row = super::find(tx, &id)?.ok_or_else(|| ApiError::internal("payment vanished"))?;
-            Ok(read::view(tx, &row)?)
+            Ok::<_, ApiError>(Ok(read::view(tx, &row)?))
         }
         Err(e) => {
             tx.execute("DELETE FROM payments WHERE id = ?1 AND status = 'creating'", [&id])?;
-            Err(match e {
-                GatewayError::Unavailable { retry_after_secs } => {
-                    ApiError::unavailable("The payment gateway is not answering; try again.", retry_after_secs)
-                }
-                GatewayError::NotConfigured => ApiError::unavailable("The payment gateway is not configured.", 60),
-                GatewayError::Rejected(why) => {
-                    log::warn!("payments: {} refused order {id}: {why}", gateway.name());
-                    ApiError::gateway_refused()
-                }
-            })
+            Ok(Err(e))
+        }
+    })?;
+    opened.map_err(|e| match e {
+        GatewayError::Unavailable { retry_after_secs } => {
+            ApiError::unavailable("The payment gateway is not answering; try again.", retry_after_secs)
+        }
+        GatewayError::NotConfigured => ApiError::unavailable("The payment gateway is not configured.", 60),
+        GatewayError::Rejected(why) => {
+            log::warn!("payments: {} refused order {id}: {why}", gateway.name());
+            ApiError::gateway_refused()
         }
     })
 }

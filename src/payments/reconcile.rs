@@ -6,7 +6,7 @@
 //! breaker to close, and none of them is expired while we cannot know. Gateway-agnostic: it only
 //! speaks the `Gateway` trait.
 
-use super::gateway::{GatewayError, Outcome};
+use super::gateway::{Gateway, GatewayError, Outcome};
 use super::settle::{self, Fact};
 use super::{gateways, Payment, COLUMNS};
 use crate::app::App;
@@ -50,6 +50,14 @@ fn settle_audited(app: &App, p: &Payment, fact: &Fact) -> Result<(), ApiError> {
 }
 
 pub fn reconcile(app: &App) -> Result<Report, ApiError> {
+    reconcile_with(app, &|name| gateways::for_app(app, name))
+}
+
+/// Which gateway serves a name (the registry in production; tests pass fakes).
+pub type Resolve<'a> = dyn Fn(&str) -> Result<Option<Box<dyn Gateway>>, ApiError> + 'a;
+
+/// [`reconcile`] with the gateways `resolve` names.
+pub fn reconcile_with(app: &App, resolve: &Resolve) -> Result<Report, ApiError> {
     let now = app.now_ms();
     let stuck_before = now - i64::from(app.config.payments.reconcile_after_minutes) * 60_000;
     let due: Vec<Payment> = app.db.read(|c| {
@@ -96,7 +104,7 @@ pub fn reconcile(app: &App) -> Result<Report, ApiError> {
             report.skipped_gateways.push(p.gateway.clone());
             continue;
         }
-        let Some(gw) = gateways::for_app(app, &p.gateway)? else {
+        let Some(gw) = resolve(&p.gateway)? else {
             // Its keys were removed: nobody can ask, and nobody can pay it any more.
             if expired {
                 expire(app)?;

@@ -40,7 +40,8 @@ fn view(app: &App, id: &str) -> Result<Value, ApiError> {
 }
 
 pub fn create(app: &App, ctx: &Ctx, admin: &Principal, payment_id: &str, input: NewRefund) -> Result<Value, ApiError> {
-    let reason = crate::bookings::required_text(&input.reason, MAX_REASON).map_err(|e| ApiError::field("reason", &e))?;
+    let reason =
+        crate::bookings::required_text(&input.reason, MAX_REASON).map_err(|e| ApiError::field("reason", &e))?;
     let currency = app.config.business.currency.clone();
     let asked = match &input.amount {
         Some(v) => Some(money::parse(v, &currency, 1).map_err(|e| ApiError::field("amount", &e))?),
@@ -116,9 +117,10 @@ pub fn create(app: &App, ctx: &Ctx, admin: &Principal, payment_id: &str, input: 
     })?;
     match failure {
         None => view(app, &refund_id),
-        Some(GatewayError::Unavailable { retry_after_secs }) => {
-            Err(ApiError::unavailable("The payment gateway is not answering; the refund failed, try again.", retry_after_secs))
-        }
+        Some(GatewayError::Unavailable { retry_after_secs }) => Err(ApiError::unavailable(
+            "The payment gateway is not answering; the refund failed, try again.",
+            retry_after_secs,
+        )),
         Some(GatewayError::NotConfigured) => {
             Err(ApiError::unavailable("The payment's gateway is no longer configured; the refund failed.", 60))
         }

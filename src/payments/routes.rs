@@ -73,7 +73,9 @@ fn filters(req: &Request) -> std::result::Result<Filters, ApiError> {
         None => None,
     };
     let purpose = match param("purpose") {
-        Some(s) => Some(Purpose::parse(&s).ok_or_else(|| ApiError::field("purpose", "must be listing_fee, pass or booking"))?),
+        Some(s) => {
+            Some(Purpose::parse(&s).ok_or_else(|| ApiError::field("purpose", "must be listing_fee, pass or booking"))?)
+        }
         None => None,
     };
     let gateway = match param("gateway") {
@@ -91,7 +93,15 @@ fn filters(req: &Request) -> std::result::Result<Filters, ApiError> {
         Some(v) => parse_rfc3339(&v).map(Some).ok_or_else(|| ApiError::field(k, "must be an RFC 3339 instant")),
         None => Ok(None),
     };
-    Ok(Filters { status, purpose, gateway, user_id: param("userId"), flagged, from: instant("from")?, to: instant("to")? })
+    Ok(Filters {
+        status,
+        purpose,
+        gateway,
+        user_id: param("userId"),
+        flagged,
+        from: instant("from")?,
+        to: instant("to")?,
+    })
 }
 
 /// `?status=&purpose=&gateway=&userId=&flagged=&from=&to=&limit=&cursor=`, newest first.

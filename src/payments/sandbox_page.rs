@@ -102,11 +102,7 @@ pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
         let mut i = 0;
         let hexval = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
         while i < b.len() {
-            let pair = if b[i] == b'%' && i + 2 < b.len() {
-                hexval(b[i + 1]).zip(hexval(b[i + 2]))
-            } else {
-                None
-            };
+            let pair = if b[i] == b'%' && i + 2 < b.len() { hexval(b[i + 1]).zip(hexval(b[i + 2])) } else { None };
             match (b[i], pair) {
                 (b'%', Some((hi, lo))) => {
                     out.push(hi * 16 + lo);

@@ -113,9 +113,9 @@ pub fn process(
                 });
                 s
             }
-            Notice::Refund(rn) => app
-                .db
-                .write(|tx| settle::refund_notice(tx, app, gw.name(), &rn.event_id, &rn.refund_ref, rn.status))?,
+            Notice::Refund(rn) => {
+                app.db.write(|tx| settle::refund_notice(tx, app, gw.name(), &rn.event_id, &rn.refund_ref, rn.status))?
+            }
             Notice::Ignored { event_id, kind } => app.db.write(|tx| {
                 let now = app.now_ms();
                 settle::record_event(tx, gw.name(), &event_id, None, &format!("webhook:{kind}"), "ignored", now)?;

@@ -35,5 +35,6 @@ mod notify_crash;
 mod openapi;
 mod payments;
 mod payments_crash;
+mod payments_gateways;
 mod strict_json;
 mod system;

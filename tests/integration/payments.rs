@@ -121,7 +121,12 @@ pub fn press(app: &TestApp, payment: &Value, action: &str) -> Resp {
     assert!(page.header("Content-Type").unwrap_or("").starts_with("text/html"));
     assert!(!page.body.contains("<script"), "no JavaScript needed");
     let form = format!("token={}&exp={}&action={action}", hidden(&page.body, "token"), hidden(&page.body, "exp"));
-    http::request("POST", &format!("{}{path}", app.url), &[], Some(("application/x-www-form-urlencoded", form.as_bytes())))
+    http::request(
+        "POST",
+        &format!("{}{path}", app.url),
+        &[],
+        Some(("application/x-www-form-urlencoded", form.as_bytes())),
+    )
 }
 
 #[test]
@@ -294,7 +299,8 @@ fn duplicates_change_nothing_and_mismatched_amounts_are_flagged() {
     assert_eq!(r.json()["results"], json!(["amount_mismatch"]));
     assert_eq!(status(&app, id), "pending");
     assert_eq!(listing_status(&app, &listing).0, "pending_payment");
-    let wrong_currency = json!({"id": "evt_usd", "type": "payment.succeeded", "paymentId": id, "amount": 9900, "currency": "USD"});
+    let wrong_currency =
+        json!({"id": "evt_usd", "type": "payment.succeeded", "paymentId": id, "amount": 9900, "currency": "USD"});
     assert_eq!(notify(&app, &wrong_currency).json()["results"], json!(["amount_mismatch"]));
     assert_eq!(status(&app, id), "pending");
     let flagged = app.call("GET", "/api/v1/admin/payments?flagged=true", Some(&admin.access), None).json();
@@ -312,7 +318,10 @@ fn duplicates_change_nothing_and_mismatched_amounts_are_flagged() {
     assert_eq!(listing_status(&app, &listing).1, until);
     assert_eq!(notifications(&app, &provider.user_id, "payment.succeeded"), 1);
     // A late failure for a succeeded payment changes nothing.
-    assert_eq!(notify(&app, &event("evt_late_fail", "payment.failed", id, 9900)).json()["results"], json!(["already_final"]));
+    assert_eq!(
+        notify(&app, &event("evt_late_fail", "payment.failed", id, 9900)).json()["results"],
+        json!(["already_final"])
+    );
     assert_eq!(status(&app, id), "succeeded");
     // The admin detail lists every delivery.
     let d = app.call("GET", &format!("/api/v1/admin/payments/{id}"), Some(&admin.access), None).json();
@@ -355,12 +364,28 @@ fn orders_are_priced_by_the_server_one_open_at_a_time() {
     let listing = plumber(&app, &provider);
     let count = |app: &TestApp| scalar(app, "SELECT COUNT(*) FROM payments", &[]);
     for (who, body, want) in [
-        (&provider, json!({"purpose": "listing_fee", "listingId": listing, "expectedAmount": inr(100)}), "amount_mismatch"),
-        (&provider, json!({"purpose": "listing_fee", "listingId": listing, "expectedAmount": inr(-1)}), "validation_failed"),
-        (&provider, json!({"purpose": "listing_fee", "listingId": listing, "expectedAmount": {"amount": 9900, "currency": "USD"}}), "validation_failed"),
+        (
+            &provider,
+            json!({"purpose": "listing_fee", "listingId": listing, "expectedAmount": inr(100)}),
+            "amount_mismatch",
+        ),
+        (
+            &provider,
+            json!({"purpose": "listing_fee", "listingId": listing, "expectedAmount": inr(-1)}),
+            "validation_failed",
+        ),
+        (
+            &provider,
+            json!({"purpose": "listing_fee", "listingId": listing, "expectedAmount": {"amount": 9900, "currency": "USD"}}),
+            "validation_failed",
+        ),
         (&provider, json!({"purpose": "listing_fee"}), "validation_failed"),
         (&provider, json!({"purpose": "nope", "listingId": listing}), "validation_failed"),
-        (&provider, json!({"purpose": "listing_fee", "listingId": listing, "categoryId": "cat_labour"}), "validation_failed"),
+        (
+            &provider,
+            json!({"purpose": "listing_fee", "listingId": listing, "categoryId": "cat_labour"}),
+            "validation_failed",
+        ),
         (&provider, json!({"purpose": "listing_fee", "listingId": listing, "extra": 1}), "validation_failed"),
         (&provider, json!({"purpose": "listing_fee", "listingId": "lst_missing"}), "not_found"),
         (&customer, json!({"purpose": "listing_fee", "listingId": listing}), "forbidden"),
@@ -602,7 +627,10 @@ fn strangers_see_nothing_and_only_admins_reach_admin_routes() {
         "POST",
         &format!("{}/pay/sandbox/{id}", app.url),
         &[],
-        Some(("application/x-www-form-urlencoded", format!("token=00&exp={}&action=pay", app.clock.now_ms() + 1000).as_bytes())),
+        Some((
+            "application/x-www-form-urlencoded",
+            format!("token=00&exp={}&action=pay", app.clock.now_ms() + 1000).as_bytes(),
+        )),
     );
     assert_eq!(forged.status, 400, "{}", forged.body);
     assert_eq!(status(&app, id), "pending");
@@ -615,7 +643,11 @@ fn booking_payments_mark_the_booking_paid_and_stay_off_by_default() {
     let customer = app.register("customer", "9876560112");
     let listing = crate::bookings::plumber_listing(&app, &provider);
     let booking = crate::bookings::booked(&app, &customer, &listing, &local_day(&app, 2), "11:00");
-    let r = order(&app, &customer, json!({"purpose": "booking", "bookingId": booking, "expectedAmount": inr(crate::bookings::TAP_PRICE)}));
+    let r = order(
+        &app,
+        &customer,
+        json!({"purpose": "booking", "bookingId": booking, "expectedAmount": inr(crate::bookings::TAP_PRICE)}),
+    );
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(press(&app, &r.json(), "pay").status, 200);
     assert!(text(&app, "SELECT CAST(paid_at AS TEXT) FROM bookings WHERE id = ?1", &[&booking]).is_some());
@@ -627,7 +659,10 @@ fn booking_payments_mark_the_booking_paid_and_stay_off_by_default() {
     // Off by default.
     let off = crate::support::spawn_app();
     let c = off.register("customer", "9876560114");
-    assert_eq!(order(&off, &c, json!({"purpose": "booking", "bookingId": booking})).code(), "booking_payments_disabled");
+    assert_eq!(
+        order(&off, &c, json!({"purpose": "booking", "bookingId": booking})).code(),
+        "booking_payments_disabled"
+    );
 }
 
 #[test]

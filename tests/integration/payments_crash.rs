@@ -52,14 +52,17 @@ fn state(db: &std::path::Path, payment: &str, listing: &str) -> State {
             |r| r.get(0),
         )
         .unwrap();
-    let events = c.query_row("SELECT COUNT(*) FROM payment_events WHERE payment_id = ?1", [payment], |r| r.get(0)).unwrap();
+    let events =
+        c.query_row("SELECT COUNT(*) FROM payment_events WHERE payment_id = ?1", [payment], |r| r.get(0)).unwrap();
     State { status, active_until, created_at, notices, events }
 }
 
 /// Either wholly applied or untouched.
 fn consistent(s: &State) -> bool {
     match s.status.as_str() {
-        "succeeded" => s.notices == 1 && s.events == 1 && s.active_until.is_some_and(|u| u >= s.created_at + 30 * DAY_MS),
+        "succeeded" => {
+            s.notices == 1 && s.events == 1 && s.active_until.is_some_and(|u| u >= s.created_at + 30 * DAY_MS)
+        }
         "pending" => s.notices == 0 && s.events == 0 && s.active_until.is_none(),
         _ => false,
     }
