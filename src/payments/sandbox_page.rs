@@ -143,6 +143,9 @@ pub fn submit(app: &App, id: &str, form: &[(String, String)]) -> Result<String, 
     if p.status != Status::Pending {
         return Ok(page("Sandbox payment", &format!("<p>This payment is already {}.</p>", escape(p.status.public()))));
     }
+    if p.expires_at <= now {
+        return Ok(page("Sandbox payment", "<p>This payment has expired; start a new one.</p>"));
+    }
     let body = serde_json::json!({
         "id": new_id("sbx_evt"),
         "type": kind,

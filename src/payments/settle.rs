@@ -106,6 +106,11 @@ pub fn payment(tx: &Transaction, app: &App, fact: &Fact) -> Result<Settled, ApiE
         }
     }
     let kind = format!("{}:{}", fact.source, outcome_name(fact.outcome));
+    // "Still pending" is not recorded: a later delivery of the same event (or a retried callback
+    // that is confirmed by query) must be able to settle it.
+    if fact.outcome == Outcome::Pending {
+        return Ok(if p.is_some() { Settled::Noted("still_pending") } else { Settled::Unknown });
+    }
     let Some(p) = p else {
         record_event(tx, fact.gateway, fact.event_id, None, &kind, "unknown_payment", now)?;
         return Ok(Settled::Unknown);
