@@ -685,3 +685,22 @@ fn risk_flags_mark_velocity_and_repeated_failures_without_blocking() {
     assert!(flags.contains(&"velocity".to_string()), "{flags:?}");
     assert!(flags.contains(&"repeated_failures".to_string()), "{flags:?}");
 }
+
+#[test]
+fn the_sandbox_page_works_in_a_real_browser_under_the_csp() {
+    let app = spawn();
+    let provider = app.register("provider", "9876560131");
+    let listing = plumber(&app, &provider);
+    let p = listing_fee(&app, &provider, &listing);
+    let id = p["id"].as_str().unwrap();
+    let path = format!("/pay/sandbox/{id}");
+    let out = crate::support::browser::run(
+        "sandbox_pay.mjs",
+        &app.url,
+        &crate::support::browser::artefacts("sandbox_pay"),
+        &[("BX_PAY_PATH", &path), ("BX_ACTION", "pay")],
+    );
+    assert!(out.contains("ok - the result page says Payment received"), "{out}");
+    assert_eq!(status(&app, id), "succeeded");
+    assert_eq!(listing_status(&app, &listing).0, "active");
+}
