@@ -145,8 +145,11 @@ pub fn admin_list(app: &App, f: &Filters, page: &PageRequest) -> Result<Page<Val
             args.push(v);
             sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
         };
-        if let Some(s) = f.status {
-            push(&mut sql, " AND status = ?", s.as_str().to_string().into());
+        match f.status {
+            // `creating` is shown as pending.
+            Some(Status::Pending) => sql.push_str(" AND status IN ('creating', 'pending')"),
+            Some(s) => push(&mut sql, " AND status = ?", s.as_str().to_string().into()),
+            None => {}
         }
         if let Some(p) = f.purpose {
             push(&mut sql, " AND purpose = ?", p.as_str().to_string().into());

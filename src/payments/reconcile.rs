@@ -30,7 +30,7 @@ pub fn run(app: &App) -> Result<(), String> {
     reconcile(app).map(|_| ()).map_err(|e| e.message)
 }
 
-fn settle_audited(app: &App, p: &Payment, fact: &Fact) -> Result<(), ApiError> {
+fn settle_audited(app: &App, p: &Payment, fact: &Fact) -> Result<settle::Settled, ApiError> {
     app.db.write(|tx| {
         let s = settle::payment(tx, app, fact)?;
         if s != settle::Settled::Duplicate {
@@ -45,7 +45,7 @@ fn settle_audited(app: &App, p: &Payment, fact: &Fact) -> Result<(), ApiError> {
                 },
             )?;
         }
-        Ok(())
+        Ok(s)
     })
 }
 
@@ -126,8 +126,16 @@ pub fn reconcile_with(app: &App, resolve: &Resolve) -> Result<Report, ApiError> 
                     currency: a.currency.as_deref(),
                     gateway_payment_id: a.gateway_payment_id.as_deref(),
                 };
-                settle_audited(app, &p, &fact)?;
-                report.settled += 1;
+                match settle_audited(app, &p, &fact)? {
+                    settle::Settled::Moved(_) => report.settled += 1,
+                    // The same answer again, or one we refused (a flagged amount mismatch): it
+                    // must not keep the order open forever.
+                    _ if expired => {
+                        expire(app)?;
+                        report.expired += 1;
+                    }
+                    _ => {}
+                }
             }
             Ok(_) => {
                 if expired {

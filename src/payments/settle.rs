@@ -267,7 +267,7 @@ fn revoke(tx: &Transaction, app: &App, p: &Payment, now: i64) -> Result<(), ApiE
 }
 
 /// A verified refund notice: finds our refund by the gateway's refund id (at this gateway) and
-/// applies its result once.
+/// applies its result once (recorded as `<event id>#<refund id>`).
 pub fn refund_notice(
     tx: &Transaction,
     app: &App,
@@ -277,6 +277,9 @@ pub fn refund_notice(
     status: RefundStatus,
 ) -> Result<Settled, ApiError> {
     let now = app.now_ms();
+    // One delivery may carry several refunds under one event id (Stripe `charge.refunded`):
+    // each refund of it is recorded on its own.
+    let event_id = &format!("{event_id}#{refund_ref}");
     if seen(tx, gateway, event_id)? {
         return Ok(Settled::Duplicate);
     }

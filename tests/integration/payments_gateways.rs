@@ -20,12 +20,14 @@ struct Fake {
     name: &'static str,
     order: Result<(), GatewayError>,
     status: Result<Outcome, GatewayError>,
+    /// What its status answers say was paid.
+    paid: i64,
     calls: Arc<AtomicUsize>,
 }
 
 impl Fake {
     fn new(name: &'static str, order: Result<(), GatewayError>, status: Result<Outcome, GatewayError>) -> Fake {
-        Fake { name, order, status, calls: Arc::new(AtomicUsize::new(0)) }
+        Fake { name, order, status, paid: 9900, calls: Arc::new(AtomicUsize::new(0)) }
     }
 }
 
@@ -50,7 +52,7 @@ impl Gateway for Fake {
         let outcome = self.status.clone()?;
         Ok(StatusAnswer {
             outcome,
-            amount: Some(9900),
+            amount: Some(self.paid),
             currency: Some("INR".into()),
             gateway_payment_id: Some("charge_1".into()),
             event_id: format!("status-{gateway_ref}"),
@@ -249,4 +251,32 @@ fn ten_concurrent_refunds_with_one_key_refund_once() {
         assert!(r.status == 201 || r.code() == "idempotency_in_progress", "{} {}", r.status, r.body);
     }
     assert_eq!(scalar(&app, "SELECT COUNT(*) FROM payment_refunds", &[]), 1);
+}
+
+#[test]
+fn a_status_answer_with_the_wrong_amount_is_flagged_and_the_order_still_expires() {
+    let app = spawn();
+    let p = app.register("provider", "9876561041");
+    let listing = plumber(&app, &p);
+    let gw = Fake::new("stripe", Ok(()), Ok(Outcome::Succeeded));
+    let v = orders::create_with(app.app(), &provider(&p.user_id), fee(&listing), &gw).unwrap();
+    let id = v["id"].as_str().unwrap();
+    let resolve = |_: &str| -> Result<Option<Box<dyn Gateway>>, buildxpert::web::ApiError> {
+        let mut f = Fake::new("stripe", Ok(()), Ok(Outcome::Succeeded));
+        f.paid = 100;
+        Ok(Some(Box::new(f)))
+    };
+    app.clock.advance_secs(11 * 60);
+    let r = reconcile::reconcile_with(app.app(), &resolve).unwrap();
+    assert_eq!((r.settled, r.expired), (0, 0));
+    assert_eq!(status(&app, id), "pending");
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM payment_flags WHERE payment_id = ?1 AND flag = 'amount_mismatch'", &[&id]),
+        1
+    );
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM listings WHERE id = ?1 AND status = 'active'", &[&listing]), 0);
+    app.clock.advance_secs(30 * 60);
+    let r = reconcile::reconcile_with(app.app(), &resolve).unwrap();
+    assert_eq!(r.expired, 1);
+    assert_eq!(status(&app, id), "expired");
 }
