@@ -280,3 +280,36 @@ fn a_status_answer_with_the_wrong_amount_is_flagged_and_the_order_still_expires(
     assert_eq!(r.expired, 1);
     assert_eq!(status(&app, id), "expired");
 }
+
+#[test]
+fn reconciliation_skips_a_gateway_whose_breaker_is_open_until_it_closes() {
+    let app = spawn();
+    let p = app.register("provider", "9876561051");
+    let listing = plumber(&app, &p);
+    let gw = Fake::new("stripe", Ok(()), Ok(Outcome::Succeeded));
+    let v = orders::create_with(app.app(), &provider(&p.user_id), fee(&listing), &gw).unwrap();
+    let id = v["id"].as_str().unwrap();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let a2 = asked.clone();
+    let resolve = move |_: &str| -> Result<Option<Box<dyn Gateway>>, buildxpert::web::ApiError> {
+        let mut f = Fake::new("stripe", Ok(()), Ok(Outcome::Succeeded));
+        f.calls = a2.clone();
+        Ok(Some(Box::new(f)))
+    };
+    app.clock.advance_secs(11 * 60);
+    // The adapter's calls to its provider failed five times in a row: the breaker opens.
+    for _ in 0..5 {
+        let r = app.app().outbound.send("stripe", "GET", "http://127.0.0.1:1/", &[], buildxpert::outbound::Body::Empty);
+        assert!(r.is_err());
+    }
+    assert!(app.app().outbound.is_open("stripe"));
+    let r = reconcile::reconcile_with(app.app(), &resolve).unwrap();
+    assert_eq!(r.skipped_gateways, vec!["stripe".to_string()]);
+    assert_eq!(asked.load(Ordering::SeqCst), 0, "not even asked");
+    assert_eq!(status(&app, id), "pending");
+    // The breaker closes after its open period: the next run asks and settles.
+    app.clock.advance_secs(31);
+    let r = reconcile::reconcile_with(app.app(), &resolve).unwrap();
+    assert_eq!(r.settled, 1);
+    assert_eq!(status(&app, id), "succeeded");
+}
