@@ -704,3 +704,19 @@ fn the_sandbox_page_works_in_a_real_browser_under_the_csp() {
     assert_eq!(status(&app, id), "succeeded");
     assert_eq!(listing_status(&app, &listing).0, "active");
 }
+
+#[test]
+fn the_gateway_saying_expired_expires_the_order() {
+    let app = spawn();
+    let provider = app.register("provider", "9876560141");
+    let listing = plumber(&app, &provider);
+    let p = listing_fee(&app, &provider, &listing);
+    let id = p["id"].as_str().unwrap();
+    let r = notify(&app, &json!({"id": "evt_exp", "type": "payment.expired", "paymentId": id}));
+    assert_eq!(r.json()["results"], json!(["expired"]), "{}", r.body);
+    assert_eq!(status(&app, id), "expired");
+    assert_eq!(notifications(&app, &provider.user_id, "payment.failed"), 0, "an expiry is not a failure");
+    // A type we do not act on: acknowledged and recorded as ignored.
+    let r = notify(&app, &json!({"id": "evt_other", "type": "payment.disputed", "paymentId": id}));
+    assert_eq!(r.json()["results"], json!(["ignored"]));
+}
