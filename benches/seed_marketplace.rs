@@ -3,7 +3,10 @@
 //! spread over listings, customers, statuses and future slots. Bulk inserts through the library in
 //! large transactions; not part of the binary's normal path.
 //!
-//! `cargo bench --bench seed_marketplace -- --data-dir D [--listings 10000] [--bookings 10000] [--customers 1000] [--bookable 50000]`
+//! `cargo bench --bench seed_marketplace -- --data-dir D [--listings 10000] [--bookings 10000] [--customers 1000] [--bookable 50000] [--pending-payments 0]`
+//!
+//! `--pending-payments N` (at most `--listings`) adds pending sandbox listing-fee payments `pay_bench_<n>`
+//! (unpadded; listing `lst_<n>`'s provider pays), for the webhook bench (`bench/payments.sh`).
 
 use buildxpert::app::App;
 use buildxpert::clock::{Clock, SystemClock};
@@ -200,6 +203,23 @@ fn main() {
                 Ok::<_, buildxpert::db::DbError>(())
             })
             .expect("bookings");
+    }
+    let pending = num("--pending-payments", 0).min(listings);
+    for chunk in (0..pending).collect::<Vec<_>>().chunks(BATCH) {
+        app.db
+            .write(|tx| {
+                let mut st = tx.prepare(
+                    "INSERT INTO payments (id, payer_id, purpose, target_id, days, amount, currency, gateway, gateway_ref,
+                         checkout, status, expires_at, created_at, updated_at)
+                     VALUES (?1, ?2, 'listing_fee', ?3, 30, 9900, 'INR', 'sandbox', ?1, '{}', 'pending', ?4, ?5, ?5)",
+                )?;
+                for i in chunk {
+                    let id = format!("pay_bench_{i}");
+                    st.execute(params![id, format!("usr_p{i:08}"), format!("lst_{i:08}"), now + 86_400_000, now])?;
+                }
+                Ok::<_, buildxpert::db::DbError>(())
+            })
+            .expect("pending payments");
     }
     app.db.write(|tx| tx.execute_batch("ANALYZE;").map_err(buildxpert::db::DbError::from)).expect("analyze");
     app.db.checkpoint().expect("checkpoint");

@@ -41,6 +41,8 @@ pub struct Request {
     bytes: Vec<u8>,
     /// Head without Content-Length, and the body template, when the body has `{seq}`.
     template: Option<(String, String)>,
+    /// Sign each rendered body as a sandbox payment notification with this secret.
+    sandbox_secret: Option<String>,
 }
 
 static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -57,7 +59,24 @@ impl Request {
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(body);
-        Request { bytes, template }
+        Request { bytes, template, sandbox_secret: None }
+    }
+
+    /// The same request, its body signed on every send (`X-Sandbox-Signature`, current time).
+    pub fn signed(mut self, secret: &str) -> Request {
+        if self.template.is_none() {
+            let text = String::from_utf8_lossy(&self.bytes);
+            if let Some(i) = text.find("\r\n\r\n") {
+                let head = text[..i + 2]
+                    .lines()
+                    .filter(|l| !l.starts_with("Content-Length:"))
+                    .collect::<Vec<_>>()
+                    .join("\r\n");
+                self.template = Some((format!("{head}\r\n"), text[i + 4..].to_string()));
+            }
+        }
+        self.sandbox_secret = Some(secret.to_string());
+        self
     }
 
     /// The bytes to send this time.
@@ -67,7 +86,17 @@ impl Request {
             Some((head, body)) => {
                 let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let body = body.replace("{seq}", &n.to_string());
-                let mut bytes = format!("{head}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+                let sig = match &self.sandbox_secret {
+                    Some(secret) => {
+                        let t = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_secs())
+                            .unwrap_or(0);
+                        format!("X-Sandbox-Signature: {}\r\n", crate::sign::sandbox_header(secret, t, body.as_bytes()))
+                    }
+                    None => String::new(),
+                };
+                let mut bytes = format!("{head}{sig}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
                 bytes.extend_from_slice(body.as_bytes());
                 std::borrow::Cow::Owned(bytes)
             }
@@ -423,6 +452,19 @@ mod tests {
         let text = String::from_utf8_lossy(&r.bytes);
         assert!(text.starts_with("POST /x HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"));
         assert!(text.ends_with("Authorization: Bearer t\r\nContent-Length: 2\r\n\r\n{}"));
+    }
+
+    #[test]
+    fn signed_requests_carry_a_fresh_sandbox_signature() {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 8080));
+        let r = Request::new("POST", "/api/v1/webhooks/sandbox", addr, &[], br#"{"id":"e_{seq}"}"#).signed("key");
+        let a = String::from_utf8(r.render().into_owned()).unwrap();
+        assert!(a.contains("X-Sandbox-Signature: t="), "{a}");
+        assert_eq!(a.matches("Content-Length:").count(), 1, "{a}");
+        let plain = Request::new("POST", "/w", addr, &[], b"{}").signed("key");
+        let b = String::from_utf8(plain.render().into_owned()).unwrap();
+        assert!(b.starts_with("POST /w HTTP/1.1\r\n") && b.ends_with("\r\n\r\n{}"), "{b}");
+        assert!(b.contains("X-Sandbox-Signature: t=") && b.contains("Content-Length: 2\r\n"), "{b}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 mod client;
 mod procfs;
 mod server;
+mod sign;
 mod stats;
 
 use std::collections::BTreeMap;
@@ -45,6 +46,8 @@ scenario (every route x concurrency pair is one run):
   --duration SECS       measured time per run (default: 10)
   --warmup SECS         unmeasured time before each run (default: 1)
   --timeout SECS        connect/read/write timeout per request (default: 10)
+  --sandbox-secret S    sign every request's body (after `{seq}`) as a sandbox payment
+                        notification: header `X-Sandbox-Signature: t=<now>,v1=<HMAC>`
 
 log in first (once, before the runs):
   --setup-post PATH     POST this path (Content-Type: application/json) ...
@@ -80,6 +83,7 @@ struct Options {
     warmup: Duration,
     timeout: Duration,
     setup: Option<Setup>,
+    sandbox_secret: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -114,6 +118,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         warmup: Duration::from_secs(1),
         timeout: Duration::from_secs(10),
         setup: None,
+        sandbox_secret: None,
     };
     let (mut setup_path, mut setup_body, mut token_field) = (None, None, None);
     let mut it = args.iter();
@@ -148,6 +153,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--setup-post" => setup_path = Some(check_route(value()?)?),
             "--setup-body" => setup_body = Some(value()?),
             "--token-field" => token_field = Some(value()?),
+            "--sandbox-secret" => o.sandbox_secret = Some(value()?),
             _ => return Err(format!("unknown argument {arg:?} (see --help)")),
         }
     }
@@ -260,7 +266,11 @@ fn run(o: Options) -> Result<(), String> {
 
     let route_width = o.routes.iter().map(String::len).max().unwrap_or(0);
     for route in &o.routes {
-        let req = Arc::new(Request::new(&o.method, route, addr, &headers, &o.body));
+        let req = Request::new(&o.method, route, addr, &headers, &o.body);
+        let req = Arc::new(match &o.sandbox_secret {
+            Some(secret) => req.signed(secret),
+            None => req,
+        });
         for &c in &o.concurrency {
             let report = run_one(addr, &req, c, &o, pid)?;
             println!("{}", report.row(route, route_width, &o.method, o.duration));

@@ -41,6 +41,7 @@ pub mod earnings;
 pub mod ical;
 pub mod messages;
 pub mod notices;
+pub mod passes;
 pub mod ratings;
 pub mod read;
 pub mod reports;

@@ -40,3 +40,19 @@ pub fn activate_listing(tx: &Transaction, app: &App, listing_id: &str, days: i64
     )?;
     load(tx, listing_id, currency)
 }
+
+/// Takes `days` back off a listing's paid period (a refunded listing fee). A listing whose period
+/// then lies in the past is `expired` at once (a suspended one stays suspended). Missing or
+/// deleted listings are left alone (Ok(false)).
+pub fn revoke_listing_days(tx: &Transaction, app: &App, listing_id: &str, days: i64) -> Result<bool, ApiError> {
+    let Some(row) = find(tx, listing_id)? else { return Ok(false) };
+    let Some(until) = row.active_until else { return Ok(false) };
+    let now = app.now_ms();
+    let until = (until - days.max(0) * DAY_MS).max(now.min(until));
+    let status = if row.status == "active" && until <= now { "expired" } else { row.status.as_str() };
+    tx.execute(
+        "UPDATE listings SET status = ?2, active_until = ?3, updated_at = ?4 WHERE id = ?1",
+        params![listing_id, status, until, now],
+    )?;
+    Ok(true)
+}

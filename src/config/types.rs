@@ -137,6 +137,12 @@ pub struct Smtp {
 pub struct Payments {
     pub gateway: String,
     pub webhook_ip_allowlist: Vec<String>,
+    /// Customers may pay a booking's total through the platform (`POST /payments {purpose: booking}`).
+    pub booking_payments: bool,
+    /// An order nobody paid expires after this (unless the gateway says earlier).
+    pub order_ttl_minutes: u32,
+    /// Payments pending longer than this are asked about at their gateway by the reconciliation job.
+    pub reconcile_after_minutes: u32,
     pub sandbox: Sandbox,
     pub stripe: Stripe,
     pub razorpay: Razorpay,
@@ -408,6 +414,8 @@ impl Config {
                 return Err(ConfigError(format!("`payments.webhook_ip_allowlist[{i}]` is not a CIDR: {c:?}")));
             }
         }
+        positive("payments.order_ttl_minutes", p.order_ttl_minutes.into())?;
+        positive("payments.reconcile_after_minutes", p.reconcile_after_minutes.into())?;
         positive("calls.ring_timeout_seconds", self.calls.ring_timeout_seconds.into())?;
         positive("calls.turn_ttl_seconds", self.calls.turn_ttl_seconds.into())?;
         if !self.calls.turn_urls.is_empty() && self.calls.turn_secret.is_empty() {
@@ -456,6 +464,11 @@ impl Config {
     pub fn listen_addr(&self) -> SocketAddr {
         // validate() guarantees it parses.
         self.server.listen.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    /// `payments.webhook_ip_allowlist`, parsed (validated at load); empty = any source.
+    pub fn webhook_allowlist(&self) -> Vec<Cidr> {
+        self.payments.webhook_ip_allowlist.iter().filter_map(|c| Cidr::parse(c)).collect()
     }
 
     pub fn trusted_proxies(&self) -> Vec<Cidr> {

@@ -1,27 +1,7 @@
-//! Kinds whose feature is not built yet: payments (`payment.*`, facts: `amount`), call
-//! signalling (`call.missed`, facts: `otherName`) and marketing (`marketing.offer`). Their texts
-//! are ready; when the feature lands, move its kinds next to it as the other features keep theirs.
+//! Kinds whose feature is not built yet: call signalling (`call.missed`, facts: `otherName`)
+//! and marketing (`marketing.offer`). Their texts are ready; when the feature lands, move its kinds next to it as the other features keep theirs.
 
-use super::{Category, Facts, Kind, Texts};
-
-const fn payment(name: &'static str, render: fn(&Facts) -> Texts) -> Kind {
-    Kind { name, category: Category::BookingUpdates, render }
-}
-
-pub const PAYMENT_SUCCEEDED: Kind = payment("payment.succeeded", |f| {
-    Texts::new("Payment received", format!("Hi {}, we received your payment of {}.", f.first_name(), f.get("amount")))
-});
-
-pub const PAYMENT_FAILED: Kind = payment("payment.failed", |f| {
-    Texts::new(
-        "Payment failed",
-        format!("Hi {}, your payment of {} did not go through.", f.first_name(), f.get("amount")),
-    )
-});
-
-pub const PAYMENT_REFUNDED: Kind = payment("payment.refunded", |f| {
-    Texts::new("Refund issued", format!("Hi {}, a refund of {} is on its way.", f.first_name(), f.get("amount")))
-});
+use super::{Category, Kind, Texts};
 
 pub const CALL_MISSED: Kind = Kind {
     name: "call.missed",

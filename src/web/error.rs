@@ -115,6 +115,11 @@ impl ApiError {
         ApiError::new(503, "unavailable", message).with_header("Retry-After", retry_after_secs.max(1).to_string())
     }
 
+    /// 502: a payment gateway answered and refused the request (the details are logged).
+    pub fn gateway_refused() -> ApiError {
+        ApiError::new(502, "gateway_refused", "The payment gateway refused the request; try again later.")
+    }
+
     /// 500; the cause goes to the log (with the request id), never to the client.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         log::error!("internal error: {cause}");
@@ -187,6 +192,13 @@ pub const CONSTRAINTS: &[Constraint] = &[
         status: 409,
         code: "already_exists",
         message: "You have already reported this booking.",
+    },
+    Constraint {
+        name: "payments_one_open",
+        columns: "payments.payer_id, payments.purpose, payments.target_id",
+        status: 409,
+        code: "payment_in_progress",
+        message: "A payment for this is already open; pay or wait for it to expire.",
     },
 ];
 

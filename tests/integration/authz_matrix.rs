@@ -13,6 +13,8 @@ enum Access {
     Parties,
     Customer,
     Provider,
+    /// Customers and providers (they pay); admins 403.
+    Payer,
     Admin,
 }
 
@@ -30,7 +32,11 @@ fn classify(method: &str, path: &str) -> Access {
         | ("GET", "/api/v1/listings/{id}")
         | ("GET", "/api/v1/provider/calendar.ics")
         | ("POST", "/api/v1/contact") => Access::Public,
+        ("POST", "/api/v1/webhooks/{gateway}") => Access::Public,
         ("POST", "/api/v1/bookings") => Access::Customer,
+        ("POST", "/api/v1/payments") => Access::Payer,
+        ("POST", "/api/v1/payments/{id}/refunds") => Access::Admin,
+        (_, p) if p.starts_with("/api/v1/payments") => Access::AnyUser,
         (_, p) if p.starts_with("/api/v1/bookings") => Access::Parties,
         (_, p) if p.starts_with("/api/v1/provider/") => Access::Provider,
         (_, p) if p.starts_with("/api/v1/admin/") => Access::Admin,
@@ -101,6 +107,7 @@ fn every_route_enforces_its_access_rule_for_every_role() {
                 Access::Admin => false,
                 Access::Customer => role == "customer",
                 Access::Provider => role == "provider",
+                Access::Payer => true,
                 Access::AnyUser | Access::Parties => true,
                 Access::Public => continue,
             };
@@ -116,7 +123,7 @@ fn every_route_enforces_its_access_rule_for_every_role() {
             Access::AnyUser | Access::Admin => {
                 assert!(![401, 403].contains(&r.status), "{method} {template} as admin: {} {}", r.status, r.body)
             }
-            Access::Customer | Access::Provider => {
+            Access::Customer | Access::Provider | Access::Payer => {
                 assert_eq!(r.status, 403, "{method} {template} as admin: {}", r.body)
             }
             Access::Parties => assert_ne!(r.status, 401, "{method} {template} as admin"),

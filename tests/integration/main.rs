@@ -38,5 +38,8 @@ mod notify;
 mod notify_crash;
 mod openapi;
 mod payment_gateways;
+mod payments;
+mod payments_crash;
+mod payments_gateways;
 mod strict_json;
 mod system;
