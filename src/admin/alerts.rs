@@ -33,10 +33,9 @@ fn title(name: &str) -> &'static str {
     ALL.iter().find(|(n, _)| *n == name).map_or("Alert", |(_, t)| *t)
 }
 
-// MERGE: replace the body with `crate::payments::stats::failure_rate(c, since_ms)` → (failed,
-// total); payments is built in parallel.
-fn payment_failures(_c: &Connection, _since_ms: i64) -> rusqlite::Result<(i64, i64)> {
-    Ok((0, 0))
+/// Failed and all settled payments since `since_ms` (the payments feature counts them).
+fn payment_failures(c: &Connection, since_ms: i64) -> Result<(i64, i64), ApiError> {
+    crate::payments::stats::failure_rate(c, since_ms)
 }
 
 /// One measurement that can be judged (enough samples, alert enabled).

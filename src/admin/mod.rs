@@ -1,8 +1,8 @@
 //! The operator's dashboard and what of the admin API no single feature owns: the statistics
 //! with their daily series (`stats.rs`), the audit-log listing (`audit_log.rs`), the backup
 //! download (`backup.rs`), the system page's facts (`system.rs`) and the alerts with their job
-//! (`alerts.rs`), the payments export (`exports.rs`). Admin routes over one feature's data live in that feature's `routes.rs`; this
-//! module is the top feature layer and reads the others through their functions.
+//! (`alerts.rs`). Admin routes over one feature's data (lists, exports) live in that feature's
+//! `routes.rs`; this module is the top feature layer and reads the others through their functions.
 //!
 //! House rules (the same words open every feature's `mod.rs`):
 //! - `routes.rs` has `register()` with all of the feature's routes, its admin routes included,
@@ -35,7 +35,6 @@
 pub mod alerts;
 pub mod audit_log;
 pub mod backup;
-pub mod exports;
 pub mod routes;
 pub mod stats;
 pub mod system;

@@ -1,8 +1,8 @@
 //! HTTP handlers of the admin feature: /admin/stats, /admin/audit-log, /admin/backup,
-//! /admin/system, /admin/alerts and /admin/export/payments.csv. Every one is for admins only;
+//! /admin/system and /admin/alerts. Every one is for admins only;
 //! each parses, checks the caller, calls one operation and shapes the answer; no SQL here.
 
-use super::{alerts, audit_log, backup, exports, stats, system};
+use super::{alerts, audit_log, backup, stats, system};
 use crate::app::{App, Handler};
 use crate::guard;
 use crate::web::auth::{Principal, Role};
@@ -20,8 +20,7 @@ pub fn register(r: &mut Router<Handler>) {
         .add("GET", "/api/v1/admin/audit-log", list_audit_log)
         .add("GET", "/api/v1/admin/backup", download_backup)
         .add("GET", "/api/v1/admin/system", get_system)
-        .add("GET", "/api/v1/admin/alerts", list_alerts)
-        .add("GET", "/api/v1/admin/export/payments.csv", export_payments);
+        .add("GET", "/api/v1/admin/alerts", list_alerts);
 }
 
 fn admin(app: &App, req: &Request) -> std::result::Result<Principal, ApiError> {
@@ -62,10 +61,4 @@ pub fn get_system(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
 pub fn list_alerts(app: &App, _: &Ctx, req: &Request, _: &Params) -> Result {
     admin(app, req)?;
     private(ok(&json!({"items": alerts::list(app)?, "nextCursor": null}))?)
-}
-
-/// `GET /admin/export/payments.csv`.
-pub fn export_payments(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
-    let me = admin(app, req)?;
-    Ok(exports::payments_csv(app, ctx, &me)?.into_response("payments.csv"))
 }

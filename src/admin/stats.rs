@@ -36,10 +36,12 @@ pub struct CallDay {
     pub mean_mos: Option<f64>,
 }
 
-// MERGE: replace the body with `crate::payments::stats::daily_stats(c, from_ms, to_ms, tz)`
-// (mapping its `PaymentDay {date, succeeded, failed, revenue}`); payments is built in parallel.
-fn payment_days(_c: &Connection, _from_ms: i64, _to_ms: i64, _tz: &BusinessTz) -> rusqlite::Result<Vec<PaymentDay>> {
-    Ok(Vec::new())
+/// The payments feature's daily series, in this module's shape.
+fn payment_days(c: &Connection, from_ms: i64, to_ms: i64, tz: &BusinessTz) -> Result<Vec<PaymentDay>, ApiError> {
+    Ok(crate::payments::stats::daily_stats(c, from_ms, to_ms, *tz)?
+        .into_iter()
+        .map(|d| PaymentDay { date: d.date, succeeded: d.succeeded, failed: d.failed, revenue: d.revenue })
+        .collect())
 }
 
 // MERGE: replace the body with `crate::calls::stats::daily_stats(c, from_ms, to_ms, tz)`

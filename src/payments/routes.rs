@@ -25,6 +25,7 @@ pub fn register(r: &mut Router<Handler>) {
         .add("POST", "/api/v1/payments/{id}/refunds", create_refund)
         .add("GET", "/api/v1/admin/payments", admin_list_payments)
         .add("GET", "/api/v1/admin/payments/{id}", admin_get_payment)
+        .add("GET", "/api/v1/admin/export/payments.csv", admin_export_payments)
         .add("POST", "/api/v1/webhooks/{gateway}", webhook)
         .add("GET", "/pay/sandbox/{id}", sandbox_show)
         .add("POST", "/pay/sandbox/{id}", sandbox_submit)
@@ -109,6 +110,18 @@ pub fn admin_list_payments(app: &App, _: &Ctx, req: &Request, _: &Params) -> Res
     guard::require(app, req, &[Role::Admin])?;
     let page = PageRequest::from_query(req)?;
     private(ok(&read::admin_list(app, &filters(req)?, &page)?)?)
+}
+
+/// Rows in one CSV export at most (it is built in memory).
+pub const EXPORT_MAX_ROWS: u32 = 100_000;
+
+/// `GET /admin/export/payments.csv`: the admin list's filters, as a CSV download.
+pub fn admin_export_payments(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
+    let me = guard::require(app, req, &[Role::Admin])?;
+    let f = filters(req)?;
+    let mut csv = crate::web::csv::CsvWriter::new(read::CSV_HEADER);
+    read::export(app, ctx, &me, &f, EXPORT_MAX_ROWS, |row| csv.row(row.iter().map(String::as_str)))?;
+    Ok(csv.into_response("payments.csv"))
 }
 
 pub fn admin_get_payment(app: &App, _: &Ctx, req: &Request, params: &Params) -> Result {
