@@ -23,6 +23,7 @@ pub fn all(_app: &App) -> Vec<Job<App>> {
     jobs.extend(crate::accounts::jobs());
     jobs.extend(crate::catalog::jobs());
     jobs.extend(crate::bookings::jobs());
+    jobs.extend(crate::calls::jobs());
     jobs.extend(crate::events::jobs());
     jobs
 }

@@ -10,6 +10,7 @@ pub fn router() -> Router<Handler> {
     crate::enquiries::routes::register(&mut r);
     crate::catalog::routes::register(&mut r);
     crate::bookings::routes::register(&mut r);
+    crate::calls::routes::register(&mut r);
     crate::notify::routes::register(&mut r);
     crate::events::routes::register(&mut r);
     r

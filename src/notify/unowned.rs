@@ -1,5 +1,5 @@
-//! Kinds whose feature is not built yet: payments (`payment.*`, facts: `amount`), call
-//! signalling (`call.missed`, facts: `otherName`) and marketing (`marketing.offer`). Their texts
+//! Kinds whose feature is not built yet: payments (`payment.*`, facts: `amount`) and marketing
+//! (`marketing.offer`); calls keep theirs in `calls/notices.rs`. Their texts
 //! are ready; when the feature lands, move its kinds next to it as the other features keep theirs.
 
 use super::{Category, Facts, Kind, Texts};
@@ -22,14 +22,6 @@ pub const PAYMENT_FAILED: Kind = payment("payment.failed", |f| {
 pub const PAYMENT_REFUNDED: Kind = payment("payment.refunded", |f| {
     Texts::new("Refund issued", format!("Hi {}, a refund of {} is on its way.", f.first_name(), f.get("amount")))
 });
-
-pub const CALL_MISSED: Kind = Kind {
-    name: "call.missed",
-    category: Category::Calls,
-    render: |f| {
-        Texts::new("Missed call", format!("Hi {}, you missed a call from {}.", f.first_name(), f.get("otherName")))
-    },
-};
 
 /// A marketing notice, texts in `data` (`title`, `body`); only for users who opted in.
 pub const MARKETING_OFFER: Kind =

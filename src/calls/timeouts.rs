@@ -1,0 +1,78 @@
+//! The system's moves, run by jobs from the database (a restart loses nothing: a call that rang
+//! out while the server was down is missed at the first run after it starts):
+//! - ring timeout: a call still ringing `calls.ring_timeout_seconds` after it started becomes
+//!   `missed` (`endReason` `no_answer`); the callee gets the `call.missed` notification through
+//!   the outbox, both parties a `call.ended` event;
+//! - stale: an active call where either party has sent nothing — no signal, no quality report —
+//!   for `calls.stale_after_seconds` becomes `ended` (`endReason` `lost`), with both parties'
+//!   `call.ended`. Clients in a call report quality every few seconds (the call page every 5 s),
+//!   which is their heartbeat; a closed tab or a dead network stops it.
+
+use super::{notices, Call, Status, COLUMNS};
+use crate::app::App;
+use crate::notify::outbox;
+use crate::web::ApiError;
+use rusqlite::params;
+use serde_json::json;
+
+/// Calls handled per run and transaction (the next run takes the rest).
+const BATCH: i64 = 100;
+
+fn open_calls(tx: &rusqlite::Transaction, sql_where: &str, cutoff: i64) -> rusqlite::Result<Vec<Call>> {
+    let mut st = tx.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM calls WHERE {sql_where} ORDER BY started_at, id LIMIT {BATCH}"
+    ))?;
+    let rows = st.query_map([cutoff], Call::from_row)?;
+    rows.collect()
+}
+
+/// Ringing calls past the ring timeout → missed. Returns how many.
+pub fn ring_timeout(app: &App) -> Result<usize, ApiError> {
+    let now = app.now_ms();
+    let cutoff = now - i64::from(app.config.calls.ring_timeout_seconds) * 1000;
+    app.db.write(|tx| {
+        let due = open_calls(tx, "status = 'ringing' AND started_at <= ?1", cutoff)?;
+        let mut n = 0;
+        for call in due {
+            let Some(after) = super::close(tx, &call, Status::Ringing, Status::Missed, "no_answer", None, now)? else {
+                continue;
+            };
+            let caller_name =
+                crate::accounts::find_by_id(tx, &after.caller_id)?.map(|u| u.full_name).unwrap_or_default();
+            outbox::notify(
+                tx,
+                app,
+                &after.callee_id,
+                notices::CALL_MISSED,
+                json!({"otherName": caller_name, "callId": after.id, "bookingId": after.booking_id}),
+            )?;
+            super::tell_both(tx, app, &after, "call.ended", now)?;
+            n += 1;
+        }
+        Ok(n)
+    })
+}
+
+/// Active calls with a silent party → ended (`lost`). Returns how many.
+pub fn close_stale(app: &App) -> Result<usize, ApiError> {
+    let now = app.now_ms();
+    let cutoff = now - i64::from(app.config.calls.stale_after_seconds) * 1000;
+    app.db.write(|tx| {
+        let due = open_calls(tx, "status = 'active' AND MIN(caller_seen_at, callee_seen_at) <= ?1", cutoff)?;
+        let mut n = 0;
+        for call in due {
+            if let Some(after) = super::close(tx, &call, Status::Active, Status::Ended, "lost", None, now)? {
+                super::tell_both(tx, app, &after, "call.ended", now)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    })
+}
+
+/// Marks `user` as alive on `call` (a signal or a quality report came from them).
+pub fn seen(tx: &rusqlite::Transaction, call: &Call, user: &str, now: i64) -> rusqlite::Result<()> {
+    let col = if user == call.caller_id { "caller_seen_at" } else { "callee_seen_at" };
+    tx.execute(&format!("UPDATE calls SET {col} = MAX({col}, ?2) WHERE id = ?1"), params![call.id, now])?;
+    Ok(())
+}
