@@ -32,6 +32,9 @@ fn classify(method: &str, path: &str) -> Access {
         | ("POST", "/api/v1/contact") => Access::Public,
         ("POST", "/api/v1/bookings") => Access::Customer,
         (_, p) if p.starts_with("/api/v1/bookings") => Access::Parties,
+        ("GET", "/api/v1/calls/ice-servers") => Access::AnyUser,
+        // A booking's parties act on its calls; admins read them (POST /calls is 403 for them).
+        (_, p) if p.starts_with("/api/v1/calls") => Access::Parties,
         (_, p) if p.starts_with("/api/v1/provider/") => Access::Provider,
         (_, p) if p.starts_with("/api/v1/admin/") => Access::Admin,
         (_, p) if p.starts_with("/api/v1/auth/") || is_me(p) => Access::AnyUser,
