@@ -223,7 +223,8 @@ fn main() {
                 Ok((200, body)) => {
                     let at = Instant::now();
                     let v = json(&body);
-                    let signals = v["events"].as_array().map_or(0, |e| e.iter().filter(|e| e["type"] == "call.signal").count());
+                    let signals =
+                        v["events"].as_array().map_or(0, |e| e.iter().filter(|e| e["type"] == "call.signal").count());
                     let _ = poll_tx.send((at, v["cursor"].as_str().unwrap_or("0").to_string(), signals));
                 }
                 _ => return,
@@ -240,7 +241,8 @@ fn main() {
             10000 + i % 50000
         );
         let t0 = Instant::now();
-        let (st, body) = http(&mut c, "POST", &format!("/api/v1/calls/{call}/signal"), &customer, &cand).expect("signal");
+        let (st, body) =
+            http(&mut c, "POST", &format!("/api/v1/calls/{call}/signal"), &customer, &cand).expect("signal");
         assert_eq!(st, 202, "signal: {body}");
         match poll_rx.recv_timeout(Duration::from_secs(15)) {
             Ok((at, next, signals)) => {

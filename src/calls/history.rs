@@ -33,14 +33,20 @@ fn fetch(app: &App, mut sql: String, mut args: Vec<Value>, page: &PageRequest) -
     let now = app.now_ms();
     app.db.read(|c| {
         let mut st = c.prepare(&sql)?;
-        let rows = st.query_map(params_from_iter(args.iter()), Call::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows =
+            st.query_map(params_from_iter(args.iter()), Call::from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         let views: Vec<CallView> = rows.iter().map(|r| r.view(now)).collect();
         Ok(page.finish(views, |v| (v.started_ms, &v.id)))
     })
 }
 
 /// `GET /calls?bookingId=`: see the module comment.
-pub fn mine(app: &App, p: &Principal, booking_id: Option<&str>, page: &PageRequest) -> Result<Page<CallView>, ApiError> {
+pub fn mine(
+    app: &App,
+    p: &Principal,
+    booking_id: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<CallView>, ApiError> {
     let mut sql = format!("SELECT {COLUMNS} FROM calls WHERE 1 = 1");
     let mut args: Vec<Value> = Vec::new();
     if let Some(b) = booking_id {

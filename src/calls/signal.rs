@@ -160,7 +160,10 @@ pub fn relay(app: &App, p: &Principal, id: &str, s: Checked) -> Result<i64, ApiE
             }
         }
         app.limiter
-            .hit(&format!("call-signals:{}:{}", call.id, p.user_id), Limit::per_minute(app.config.limits.call_signals_per_minute))
+            .hit(
+                &format!("call-signals:{}:{}", call.id, p.user_id),
+                Limit::per_minute(app.config.limits.call_signals_per_minute),
+            )
             .check()?;
         let seq = call.signals + 1;
         tx.execute("UPDATE calls SET signals = ?2 WHERE id = ?1", rusqlite::params![call.id, seq])?;

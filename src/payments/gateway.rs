@@ -114,7 +114,10 @@ pub enum Notice {
     Payment(PaymentNotice),
     Refund(RefundNotice),
     /// Verified, but about nothing we act on (an event type we did not ask for).
-    Ignored { event_id: String, kind: String },
+    Ignored {
+        event_id: String,
+        kind: String,
+    },
 }
 
 /// Why a webhook was refused: always a 400 to the sender, never a 5xx.
@@ -141,7 +144,9 @@ pub enum GatewayError {
 impl std::fmt::Display for GatewayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            GatewayError::Unavailable { retry_after_secs } => write!(f, "gateway unavailable; retry in {retry_after_secs} s"),
+            GatewayError::Unavailable { retry_after_secs } => {
+                write!(f, "gateway unavailable; retry in {retry_after_secs} s")
+            }
             GatewayError::Rejected(why) => write!(f, "gateway refused: {why}"),
             GatewayError::NotConfigured => write!(f, "gateway not configured"),
         }

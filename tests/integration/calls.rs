@@ -87,7 +87,13 @@ fn cursor(app: &TestApp, s: &Session) -> String {
 }
 
 /// Long-polls `s`'s events from `after` until `n` events of type `kind` arrived (or 15 s).
-fn collect_events(app: &TestApp, s: &Session, after: &str, kind: &str, n: usize) -> std::thread::JoinHandle<Vec<Value>> {
+fn collect_events(
+    app: &TestApp,
+    s: &Session,
+    after: &str,
+    kind: &str,
+    n: usize,
+) -> std::thread::JoinHandle<Vec<Value>> {
     let (url, tok, mut after, kind) = (app.url.clone(), s.access.clone(), after.to_string(), kind.to_string());
     std::thread::spawn(move || {
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -127,7 +133,10 @@ fn a_call_rings_is_answered_and_hung_up_with_both_parties_told() {
     assert_eq!(call["bookingId"], b.as_str());
     assert_eq!(call["caller"], json!({"id": customer.user_id, "role": "customer"}));
     assert_eq!(call["callee"], json!({"id": provider.user_id, "role": "provider"}));
-    assert_eq!((call["answeredAt"].clone(), call["endedAt"].clone(), call["endReason"].clone()), (Value::Null, Value::Null, Value::Null));
+    assert_eq!(
+        (call["answeredAt"].clone(), call["endedAt"].clone(), call["endReason"].clone()),
+        (Value::Null, Value::Null, Value::Null)
+    );
     assert_eq!(call["durationSeconds"], 0);
     assert_eq!(call["mos"], Value::Null);
     let incoming = waiting.join().unwrap();
@@ -167,7 +176,9 @@ fn reject_and_cancel_close_a_ringing_call_and_illegal_moves_are_409() {
     let (customer, provider, b) = booking(&app, "0002");
 
     let id = rung(&app, &customer, &b);
-    for (who, action) in [(&customer, "accept"), (&customer, "reject"), (&provider, "cancel"), (&customer, "end"), (&provider, "end")] {
+    for (who, action) in
+        [(&customer, "accept"), (&customer, "reject"), (&provider, "cancel"), (&customer, "end"), (&provider, "end")]
+    {
         let r = mv(&app, who, &id, action);
         assert_eq!((r.status, r.code()), (409, "invalid_transition".into()), "{action} by {}: {}", who.role, r.body);
         assert_eq!(r.json()["error"]["status"], "ringing");
@@ -273,7 +284,10 @@ fn strangers_get_404_on_every_call_route() {
     // An admin reads calls but is not a party: acting is 404 as for anyone else.
     let admin = app.admin("9876600040");
     assert_eq!(get_call(&app, &admin, &id)["id"], id.as_str());
-    assert_eq!(app.call("GET", &format!("/api/v1/calls?bookingId={b}"), Some(&admin.access), None).json()["items"][0]["id"], id.as_str());
+    assert_eq!(
+        app.call("GET", &format!("/api/v1/calls?bookingId={b}"), Some(&admin.access), None).json()["items"][0]["id"],
+        id.as_str()
+    );
     assert_eq!(mv(&app, &admin, &id, "accept").status, 404);
     assert_eq!(signal(&app, &admin, &id, offer).status, 404);
 }
@@ -431,10 +445,17 @@ fn signals_reach_only_the_other_party_in_order() {
         let r = signal(&app, &customer, &id, json!({"type": "candidate", "candidate": c}));
         assert_eq!(r.status, 202, "{}", r.body);
         if i == 10 {
-            assert_eq!(signal(&app, &provider, &id, json!({"type": "answer", "sdp": "v=0\r\na=answer\r\n"})).status, 202);
+            assert_eq!(
+                signal(&app, &provider, &id, json!({"type": "answer", "sdp": "v=0\r\na=answer\r\n"})).status,
+                202
+            );
         }
     }
-    assert_eq!(signal(&app, &provider, &id, json!({"type": "offer", "sdp": "v=0\r\na=renegotiate\r\n"})).status, 202, "the callee may renegotiate");
+    assert_eq!(
+        signal(&app, &provider, &id, json!({"type": "offer", "sdp": "v=0\r\na=renegotiate\r\n"})).status,
+        202,
+        "the callee may renegotiate"
+    );
     let got = waiting.join().unwrap();
     assert_eq!(got.len(), n + 1);
     assert_eq!(got[0], json!({"callId": id, "from": customer.user_id, "seq": 1, "type": "offer", "sdp": offer_sdp}));
@@ -507,11 +528,20 @@ fn quality_reports_are_validated_and_give_the_call_a_mos() {
     assert_eq!((r.status, r.code()), (409, "not_answered".into()), "{}", r.body);
     assert_eq!(mv(&app, &provider, &id, "accept").status, 200);
 
-    let r = quality(&app, &customer, &id, json!({"rttMs": -1, "jitterMs": 70000, "packetLossPercent": 101, "bitrateKbps": -5}));
+    let r = quality(
+        &app,
+        &customer,
+        &id,
+        json!({"rttMs": -1, "jitterMs": 70000, "packetLossPercent": 101, "bitrateKbps": -5}),
+    );
     assert_eq!(r.status, 400, "{}", r.body);
     let fields = r.json()["error"]["fields"].as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(fields, vec!["bitrateKbps", "jitterMs", "packetLossPercent", "rttMs"]);
-    for body in [json!({"rttMs": 1, "jitterMs": 1}), json!({"rttMs": "fast", "jitterMs": 1, "packetLossPercent": 0}), json!({"rttMs": 1, "jitterMs": 1, "packetLossPercent": 0, "mos": 5})] {
+    for body in [
+        json!({"rttMs": 1, "jitterMs": 1}),
+        json!({"rttMs": "fast", "jitterMs": 1, "packetLossPercent": 0}),
+        json!({"rttMs": 1, "jitterMs": 1, "packetLossPercent": 0, "mos": 5}),
+    ] {
         assert_eq!(quality(&app, &customer, &id, body.clone()).status, 400, "{body}");
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM call_quality"), 0, "bad reports stored nothing");
@@ -526,7 +556,11 @@ fn quality_reports_are_validated_and_give_the_call_a_mos() {
     assert_eq!(call["mos"], 3.24, "the mean of 4.37 and 2.11");
     assert_eq!(call["qualityReports"], 2);
     assert_eq!(mv(&app, &customer, &id, "end").status, 200);
-    assert_eq!(quality(&app, &customer, &id, json!({"rttMs": 0, "jitterMs": 0, "packetLossPercent": 0})).status, 202, "a last report after hang-up");
+    assert_eq!(
+        quality(&app, &customer, &id, json!({"rttMs": 0, "jitterMs": 0, "packetLossPercent": 0})).status,
+        202,
+        "a last report after hang-up"
+    );
     assert_eq!(get_call(&app, &provider, &id)["mos"], 3.63);
     // The admin stats building block sees it.
     let now = app.clock.now_ms();
@@ -559,7 +593,10 @@ fn python_turn_password(secret: &str, username: &str) -> String {
 fn turn_credentials_verify_against_an_independent_hmac() {
     let app = spawn_app_with(&[
         ("BUILDXPERT_CALLS__STUN_URLS", "stun:stun.example.test:3478"),
-        ("BUILDXPERT_CALLS__TURN_URLS", "turn:turn.example.test:3478?transport=udp,turns:turn.example.test:443?transport=tcp"),
+        (
+            "BUILDXPERT_CALLS__TURN_URLS",
+            "turn:turn.example.test:3478?transport=udp,turns:turn.example.test:443?transport=tcp",
+        ),
         ("BUILDXPERT_CALLS__TURN_SECRET", "s3cret-shared-with-coturn"),
         ("BUILDXPERT_CALLS__TURN_TTL_SECONDS", "600"),
     ]);
@@ -574,7 +611,10 @@ fn turn_credentials_verify_against_an_independent_hmac() {
     assert_eq!(servers.len(), 2);
     assert_eq!(servers[0], json!({"urls": ["stun:stun.example.test:3478"]}));
     let turn = &servers[1];
-    assert_eq!(turn["urls"], json!(["turn:turn.example.test:3478?transport=udp", "turns:turn.example.test:443?transport=tcp"]));
+    assert_eq!(
+        turn["urls"],
+        json!(["turn:turn.example.test:3478?transport=udp", "turns:turn.example.test:443?transport=tcp"])
+    );
     let username = turn["username"].as_str().unwrap();
     let (expiry, user) = username.split_once(':').unwrap();
     assert_eq!(user, customer.user_id);
@@ -584,7 +624,10 @@ fn turn_credentials_verify_against_an_independent_hmac() {
     assert_eq!(credential, python_turn_password("s3cret-shared-with-coturn", username));
     assert_ne!(credential, python_turn_password("another-secret", username));
     // The committed vector (openssl and coturn 4.6.1 agree on it).
-    assert_eq!(buildxpert::calls::ice::turn_password("s3cret", "1700086400:alice"), python_turn_password("s3cret", "1700086400:alice"));
+    assert_eq!(
+        buildxpert::calls::ice::turn_password("s3cret", "1700086400:alice"),
+        python_turn_password("s3cret", "1700086400:alice")
+    );
     // Later requests get later expiries.
     app.clock.advance_secs(60);
     let again = app.call("GET", "/api/v1/calls/ice-servers", Some(&customer.access), None).json();
@@ -612,7 +655,11 @@ fn calls_and_their_timeouts_survive_a_restart() {
     assert_eq!(signal(&app, &customer, &id, json!({"type": "offer", "sdp": "v=0\r\n"})).json()["seq"], 1);
     assert_eq!(mv(&app, &provider, &id, "accept").status, 200);
     app.restart(&[NO_CALL_LIMIT]);
-    assert_eq!(signal(&app, &customer, &id, json!({"type": "candidate", "candidate": null})).json()["seq"], 2, "numbering continues");
+    assert_eq!(
+        signal(&app, &customer, &id, json!({"type": "candidate", "candidate": null})).json()["seq"],
+        2,
+        "numbering continues"
+    );
     assert_eq!(mv(&app, &customer, &id, "end").status, 200);
 
     // A call rings out while the server is down: the first run after the start misses it.
@@ -655,7 +702,8 @@ fn history_pages_for_parties_and_the_admin_filters() {
     assert_eq!(list(&customer, &format!("?bookingId={b3}")).status, 404);
     assert_eq!(list(&admin, "").json()["items"].as_array().unwrap().len(), 4);
 
-    let admin_list = |who: &Session, q: &str| app.call("GET", &format!("/api/v1/admin/calls{q}"), Some(&who.access), None);
+    let admin_list =
+        |who: &Session, q: &str| app.call("GET", &format!("/api/v1/admin/calls{q}"), Some(&who.access), None);
     assert_eq!(admin_list(&customer, "").status, 403);
     assert_eq!(admin_list(&provider, "").status, 403);
     assert_eq!(app.get("/api/v1/admin/calls").status, 401);

@@ -30,6 +30,10 @@ pub fn run(script: &str, base_url: &str, artefacts_dir: &Path, env: &[(&str, &st
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "browser test {script} failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "browser test {script} failed ({})\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
     stdout
 }
