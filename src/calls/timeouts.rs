@@ -26,12 +26,26 @@ fn open_calls(tx: &rusqlite::Transaction, sql_where: &str, cutoff: i64) -> rusql
     rows.collect()
 }
 
+/// Whether any open call matches (a read, so an idle run never takes the writer).
+fn any_due(app: &App, sql_where: &str, cutoff: i64) -> Result<bool, ApiError> {
+    app.db.read(|c| {
+        Ok(c.prepare_cached(&format!("SELECT EXISTS (SELECT 1 FROM calls WHERE {sql_where})"))?
+            .query_row([cutoff], |r| r.get(0))?)
+    })
+}
+
+const RINGING_DUE: &str = "status = 'ringing' AND started_at <= ?1";
+const ACTIVE_DUE: &str = "status = 'active' AND MIN(caller_seen_at, callee_seen_at) <= ?1";
+
 /// Ringing calls past the ring timeout → missed. Returns how many.
 pub fn ring_timeout(app: &App) -> Result<usize, ApiError> {
     let now = app.now_ms();
     let cutoff = now - i64::from(app.config.calls.ring_timeout_seconds) * 1000;
+    if !any_due(app, RINGING_DUE, cutoff)? {
+        return Ok(0);
+    }
     app.db.write(|tx| {
-        let due = open_calls(tx, "status = 'ringing' AND started_at <= ?1", cutoff)?;
+        let due = open_calls(tx, RINGING_DUE, cutoff)?;
         let mut n = 0;
         for call in due {
             let Some(after) = super::close(tx, &call, Status::Ringing, Status::Missed, "no_answer", None, now)? else {
@@ -57,8 +71,11 @@ pub fn ring_timeout(app: &App) -> Result<usize, ApiError> {
 pub fn close_stale(app: &App) -> Result<usize, ApiError> {
     let now = app.now_ms();
     let cutoff = now - i64::from(app.config.calls.stale_after_seconds) * 1000;
+    if !any_due(app, ACTIVE_DUE, cutoff)? {
+        return Ok(0);
+    }
     app.db.write(|tx| {
-        let due = open_calls(tx, "status = 'active' AND MIN(caller_seen_at, callee_seen_at) <= ?1", cutoff)?;
+        let due = open_calls(tx, ACTIVE_DUE, cutoff)?;
         let mut n = 0;
         for call in due {
             if let Some(after) = super::close(tx, &call, Status::Active, Status::Ended, "lost", None, now)? {
