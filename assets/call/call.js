@@ -146,7 +146,7 @@ async function handleEvent(ev) {
   const d = ev.data || {};
   switch (ev.type) {
     case 'call.incoming':
-      if (!state.call) {
+      if (!onCall()) {
         state.call = d.call;
         state.side = 'callee';
         setStatus('incoming', `from the ${d.call.caller.role}`);
@@ -177,9 +177,13 @@ async function handleEvent(ev) {
 
 // ---- the call -------------------------------------------------------------------------------
 
+function onCall() {
+  return !!state.call && ['ringing', 'active'].includes(state.call.status);
+}
+
 async function ring(bookingId) {
   showError('');
-  if (state.call && ['ringing', 'active'].includes(state.call.status)) throw new Error('Already on a call.');
+  if (onCall()) throw new Error('Already on a call.');
   const call = await api('POST', '/calls', { bookingId });
   state.call = call;
   state.side = 'caller';

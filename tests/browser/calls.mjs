@@ -99,6 +99,15 @@ try {
   }
   check(true, 'the call ended for both');
   await shot(provider, 'provider-ended');
+
+  // A second call the other way round, declined: the page is ready for the next call.
+  await provider.page.click(`#bookings li[data-booking="${BOOKING}"] button`);
+  await customer.page.waitForFunction(() => document.body.dataset.state === 'incoming', null, { timeout: 15000 });
+  await customer.page.click('#reject');
+  for (const p of [customer, provider]) {
+    await p.page.waitForFunction(() => document.body.dataset.state === 'ended', null, { timeout: 10000 });
+  }
+  check((await provider.page.textContent('#call-detail')) === 'rejected', 'the provider sees the customer declined');
   check(customer.foreign.length === 0 && provider.foreign.length === 0, `no request left this server (${[...customer.foreign, ...provider.foreign].join(', ')})`);
 } finally {
   await browser.close();

@@ -33,12 +33,14 @@ fn two_browsers_talk_over_webrtc_signalled_only_through_the_server() {
         "ok - the customer got the provider's data-channel message",
         "ok - audio packets arrive at both ends",
         "ok - the call ended for both",
+        "ok - the provider sees the customer declined",
     ] {
         assert!(out.contains(line), "missing `{line}` in\n{out}");
     }
     // The server recorded it: answered, ended by hang-up, with quality reports from the page.
     let calls = app.call("GET", &format!("/api/v1/calls?bookingId={booking}"), Some(&customer.access), None).json();
-    let call = &calls["items"][0];
+    assert_eq!(calls["items"][0]["status"], "rejected", "the second call, newest first: {calls}");
+    let call = &calls["items"][1];
     assert_eq!(call["status"], "ended", "{calls}");
     assert_eq!(call["endReason"], "hangup");
     assert!(call["answeredAt"].is_string());
