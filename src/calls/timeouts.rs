@@ -3,10 +3,14 @@
 //! - ring timeout: a call still ringing `calls.ring_timeout_seconds` after it started becomes
 //!   `missed` (`endReason` `no_answer`); the callee gets the `call.missed` notification through
 //!   the outbox, both parties a `call.ended` event;
-//! - stale: an active call where either party has sent nothing — no signal, no quality report —
-//!   for `calls.stale_after_seconds` becomes `ended` (`endReason` `lost`), with both parties'
-//!   `call.ended`. Clients in a call report quality every few seconds (the call page every 5 s),
-//!   which is their heartbeat; a closed tab or a dead network stops it.
+//! - stale: an active call where either party has shown no sign of life — no poll of
+//!   `GET /events` (`events::last_poll`, in memory), no signal, no quality report (stored in the
+//!   call's row) — for `calls.stale_after_seconds` becomes `ended` (`endReason` `lost`), with both
+//!   parties' `call.ended`. A client in a call keeps its event long-poll open (the longest hold,
+//!   `events.max_wait_seconds`, is shorter than the window) and the call page also reports quality
+//!   every 3 s; a closed tab or a dead network stops both. The job first copies the parties' last
+//!   poll times into the row, so after a restart (which forgets them) a party is judged by its
+//!   last stored sign of life and its next poll.
 
 use super::{notices, Call, Status, COLUMNS};
 use crate::app::App;
@@ -67,7 +71,8 @@ pub fn ring_timeout(app: &App) -> Result<usize, ApiError> {
     })
 }
 
-/// Active calls with a silent party → ended (`lost`). Returns how many.
+/// Active calls with a silent party → ended (`lost`); a call kept alive by polls alone gets its
+/// row's times refreshed instead. Returns how many ended.
 pub fn close_stale(app: &App) -> Result<usize, ApiError> {
     let now = app.now_ms();
     let cutoff = now - i64::from(app.config.calls.stale_after_seconds) * 1000;
@@ -78,6 +83,17 @@ pub fn close_stale(app: &App) -> Result<usize, ApiError> {
         let due = open_calls(tx, ACTIVE_DUE, cutoff)?;
         let mut n = 0;
         for call in due {
+            // Polls since the row's last sign of life count too.
+            let polled = |user: &str, seen: i64| crate::events::last_poll(user).map_or(seen, |p| p.max(seen));
+            let (caller, callee) =
+                (polled(&call.caller_id, call.caller_seen_at), polled(&call.callee_id, call.callee_seen_at));
+            if caller.min(callee) > cutoff {
+                tx.execute(
+                    "UPDATE calls SET caller_seen_at = ?2, callee_seen_at = ?3 WHERE id = ?1",
+                    params![call.id, caller, callee],
+                )?;
+                continue;
+            }
             if let Some(after) = super::close(tx, &call, Status::Active, Status::Ended, "lost", None, now)? {
                 super::tell_both(tx, app, &after, "call.ended", now)?;
                 n += 1;

@@ -736,3 +736,33 @@ fn the_call_page_is_served_with_a_strict_policy() {
     assert_eq!(app.get("/call/missing.js").status, 404);
     assert_eq!(app.get("/call").status, 301);
 }
+
+#[test]
+fn polling_the_event_stream_keeps_a_call_alive() {
+    let app = app_for_calls();
+    let (customer, provider, b) = booking(&app, "0016");
+    let id = rung(&app, &customer, &b);
+    assert_eq!(mv(&app, &provider, &id, "accept").status, 200);
+    // Neither signals nor reports; both keep polling their events.
+    for _ in 0..6 {
+        app.clock.advance_secs(20);
+        for s in [&customer, &provider] {
+            assert_eq!(app.call("GET", "/api/v1/events", Some(&s.access), None).status, 200);
+        }
+        run_job(&app, "calls-stale");
+    }
+    assert_eq!(get_call(&app, &customer, &id)["status"], "active", "120 s of polling kept it up");
+    // The polls were copied into the call's row.
+    let seen = count(&app, &format!("SELECT MIN(caller_seen_at, callee_seen_at) FROM calls WHERE id = '{id}'"));
+    assert!(seen >= app.clock.now_ms() - 20_000, "{seen}");
+    // The customer stops polling; the provider goes on.
+    for _ in 0..2 {
+        app.clock.advance_secs(20);
+        assert_eq!(app.call("GET", "/api/v1/events", Some(&provider.access), None).status, 200);
+        run_job(&app, "calls-stale");
+    }
+    assert_eq!(get_call(&app, &provider, &id)["status"], "active", "40 s < 45 s");
+    app.clock.advance_secs(10);
+    run_job(&app, "calls-stale");
+    assert_eq!(get_call(&app, &provider, &id)["endReason"], "lost");
+}
