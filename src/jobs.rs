@@ -24,6 +24,7 @@ pub fn all(app: &App) -> Vec<Job<App>> {
     jobs.extend(crate::catalog::jobs());
     jobs.extend(crate::bookings::jobs());
     jobs.extend(crate::payments::jobs());
+    jobs.extend(crate::calls::jobs());
     jobs.extend(crate::events::jobs());
     jobs.extend(crate::system::jobs());
     jobs.extend(crate::admin::jobs(app));

@@ -7,6 +7,7 @@ pub mod app;
 pub mod assets;
 pub mod audit;
 pub mod bookings;
+pub mod calls;
 pub mod catalog;
 pub mod channels;
 pub mod cli;

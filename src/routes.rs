@@ -11,6 +11,7 @@ pub fn router() -> Router<Handler> {
     crate::catalog::routes::register(&mut r);
     crate::bookings::routes::register(&mut r);
     crate::payments::routes::register(&mut r);
+    crate::calls::routes::register(&mut r);
     crate::notify::routes::register(&mut r);
     crate::events::routes::register(&mut r);
     crate::admin::routes::register(&mut r);

@@ -189,6 +189,7 @@ pub struct Calls {
     pub turn_urls: Vec<String>,
     pub turn_secret: String,
     pub turn_ttl_seconds: u32,
+    pub stale_after_seconds: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -222,6 +223,7 @@ pub struct Limits {
     pub bookings_per_user_per_hour: u32,
     pub payments_per_user_per_hour: u32,
     pub calls_per_user_per_minute: u32,
+    pub call_signals_per_minute: u32,
     pub contact_per_ip_per_hour: u32,
     pub messages_per_user_per_minute: u32,
     pub api_per_user_per_minute: u32,
@@ -418,6 +420,7 @@ impl Config {
         positive("payments.reconcile_after_minutes", p.reconcile_after_minutes.into())?;
         positive("calls.ring_timeout_seconds", self.calls.ring_timeout_seconds.into())?;
         positive("calls.turn_ttl_seconds", self.calls.turn_ttl_seconds.into())?;
+        positive("calls.stale_after_seconds", self.calls.stale_after_seconds.into())?;
         if !self.calls.turn_urls.is_empty() && self.calls.turn_secret.is_empty() {
             return Err(ConfigError("`calls.turn_secret` is required when `calls.turn_urls` is set".into()));
         }

@@ -109,11 +109,35 @@ pub fn page_after(
     app.db.read(|c| after(c, user, cursor, PAGE).map_err(crate::web::ApiError::from))
 }
 
+/// When each user last polled `GET /events` (ms on the app's clock), kept in memory: a liveness
+/// signal for features above (calls close a call whose party stopped polling). A restart forgets
+/// it; the client's next poll records it again.
+static LAST_POLL: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, i64>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Records that `user` polled at `now`.
+pub fn touch(user: &str, now: i64) {
+    let mut m = LAST_POLL.lock().unwrap_or_else(|e| e.into_inner());
+    let e = m.entry(user.to_string()).or_insert(now);
+    *e = (*e).max(now);
+}
+
+/// When `user` last polled, if since the start.
+pub fn last_poll(user: &str) -> Option<i64> {
+    LAST_POLL.lock().unwrap_or_else(|e| e.into_inner()).get(user).copied()
+}
+
+/// Forgets polls older than `cutoff_ms` (with the retention job).
+fn forget_polls(cutoff_ms: i64) {
+    LAST_POLL.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, at| *at >= cutoff_ms);
+}
+
 /// The event log's periodic work, on the one runner (src/jobs.rs lists every feature's).
 pub fn jobs() -> Vec<crate::runner::Job<crate::app::App>> {
     // Events are kept at least `events.retention_hours` for clients to catch up.
     vec![crate::runner::Job::new("events-prune", std::time::Duration::from_secs(600), |app: &crate::app::App| {
         let cutoff = app.now_ms() - i64::from(app.config.events.retention_hours) * 3_600_000;
+        forget_polls(app.now_ms() - 3_600_000);
         app.db.write(|tx| prune(tx, cutoff).map_err(crate::db::DbError::from))
     })]
 }

@@ -50,6 +50,8 @@ pub fn poll(app: &App, ctx: &Ctx, req: &Request, _: &Params) -> Result {
     let p = guard::principal(app, req)?;
     let cursor = parse_cursor(req)?;
     let wait = parse_wait(app, req)?;
+    // A poll is a sign of life (calls end a call whose party stopped polling).
+    super::touch(&p.user_id, app.now_ms());
     let Some(cursor) = cursor else {
         // No cursor: start from now.
         return Ok(answer(Vec::new(), super::current_cursor(app)?));

@@ -124,7 +124,7 @@ mod tests {
         );
         assert_eq!(category(bookings::CREATED), Category::BookingUpdates);
         assert_eq!(category(bookings::DAY_BEFORE), Category::Reminders);
-        assert_eq!(category(unowned::CALL_MISSED), Category::Calls);
+        assert_eq!(category(crate::calls::notices::CALL_MISSED), Category::Calls);
         assert_eq!(category(unowned::MARKETING_OFFER), Category::Marketing);
         assert_eq!(category(accounts::PASSWORD_CHANGED), Category::Security);
     }

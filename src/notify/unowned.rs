@@ -1,15 +1,8 @@
-//! Kinds whose feature is not built yet: call signalling (`call.missed`, facts: `otherName`)
-//! and marketing (`marketing.offer`). Their texts are ready; when the feature lands, move its kinds next to it as the other features keep theirs.
+//! Kinds whose feature is not built yet: marketing (`marketing.offer`). Its texts are ready; when
+//! the feature lands, move its kinds next to it as the other features keep theirs (payments keep
+//! theirs in `payments/notices.rs`, calls in `calls/notices.rs`).
 
 use super::{Category, Kind, Texts};
-
-pub const CALL_MISSED: Kind = Kind {
-    name: "call.missed",
-    category: Category::Calls,
-    render: |f| {
-        Texts::new("Missed call", format!("Hi {}, you missed a call from {}.", f.first_name(), f.get("otherName")))
-    },
-};
 
 /// A marketing notice, texts in `data` (`title`, `body`); only for users who opted in.
 pub const MARKETING_OFFER: Kind =

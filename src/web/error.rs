@@ -180,6 +180,13 @@ pub const CONSTRAINTS: &[Constraint] = &[
         message: "You already have an open booking for this listing at that time.",
     },
     Constraint {
+        name: "sqlite_autoindex_call_lines_1", // PRIMARY KEY (user_id): one open call per user
+        columns: "call_lines.user_id",
+        status: 409,
+        code: "busy",
+        message: "You or the other party are already on a call.",
+    },
+    Constraint {
         name: "sqlite_autoindex_ratings_1", // PRIMARY KEY (booking_id, rater_id)
         columns: "ratings.booking_id, ratings.rater_id",
         status: 409,

@@ -38,6 +38,9 @@ fn classify(method: &str, path: &str) -> Access {
         ("POST", "/api/v1/payments/{id}/refunds") => Access::Admin,
         (_, p) if p.starts_with("/api/v1/payments") => Access::AnyUser,
         (_, p) if p.starts_with("/api/v1/bookings") => Access::Parties,
+        ("GET", "/api/v1/calls/ice-servers") => Access::AnyUser,
+        // A booking's parties act on its calls; admins read them (POST /calls is 403 for them).
+        (_, p) if p.starts_with("/api/v1/calls") => Access::Parties,
         (_, p) if p.starts_with("/api/v1/provider/") => Access::Provider,
         (_, p) if p.starts_with("/api/v1/admin/") => Access::Admin,
         (_, p) if p.starts_with("/api/v1/auth/") || is_me(p) => Access::AnyUser,

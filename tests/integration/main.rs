@@ -19,6 +19,8 @@ mod bookings_jobs;
 mod bookings_rules;
 mod bounded;
 mod browser_smoke;
+mod calls;
+mod calls_browser;
 mod catalog;
 mod cli;
 mod compression;
