@@ -125,6 +125,7 @@ def seed(srv):
 
 
 def run_schemathesis(base, role, token, seconds, report_dir):
+    os.makedirs(report_dir, exist_ok=True)
     # One worker: schemathesis' coverage phase hits a CPython 3.11 ast race with several threads.
     args = [sys.executable, "-m", "schemathesis.cli", "run", base + "/api/v1/openapi.json",
             "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
@@ -133,7 +134,8 @@ def run_schemathesis(base, role, token, seconds, report_dir):
     if token:
         args += ["-H", f"Authorization: Bearer {token}", "--exclude-path-regex", SESSION_ENDERS]
     started = time.time()
-    out = subprocess.run(args, capture_output=True, text=True)
+    # schemathesis keeps a cache in its working directory: the run's temp dir, never the repo.
+    out = subprocess.run(args, capture_output=True, text=True, cwd=report_dir)
     text = out.stdout + out.stderr
     m = re.search(r"(\d+) generated, (.*)", text)
     summary = m.group(0) if m else "no summary"

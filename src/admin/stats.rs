@@ -5,7 +5,9 @@
 //! (succeeded, failed, revenue) and calls (calls, answered, mean MOS).
 
 use crate::app::App;
+use crate::calls::stats::CallDay;
 use crate::catalog::money::Money;
+use crate::payments::stats::PaymentDay;
 use crate::tz::BusinessTz;
 use crate::web::ApiError;
 use chrono::{Duration, NaiveDate};
@@ -16,39 +18,6 @@ use serde::Serialize;
 pub const MAX_DAYS: i64 = 366;
 /// The range when none is given: the last 30 days, today included.
 pub const DEFAULT_DAYS: i64 = 30;
-
-/// One local day of payments (the shape of `payments::stats::PaymentDay`).
-#[derive(Debug, Clone, Default)]
-pub struct PaymentDay {
-    pub date: String,
-    pub succeeded: i64,
-    pub failed: i64,
-    /// Minor units of the business currency.
-    pub revenue: i64,
-}
-
-/// One local day of calls (the shape of `calls::stats::CallDay`).
-#[derive(Debug, Clone, Default)]
-pub struct CallDay {
-    pub date: String,
-    pub calls: i64,
-    pub answered: i64,
-    pub mean_mos: Option<f64>,
-}
-
-/// The payments feature's daily series, in this module's shape.
-fn payment_days(c: &Connection, from_ms: i64, to_ms: i64, tz: &BusinessTz) -> Result<Vec<PaymentDay>, ApiError> {
-    Ok(crate::payments::stats::daily_stats(c, from_ms, to_ms, *tz)?
-        .into_iter()
-        .map(|d| PaymentDay { date: d.date, succeeded: d.succeeded, failed: d.failed, revenue: d.revenue })
-        .collect())
-}
-
-// MERGE: replace the body with `crate::calls::stats::daily_stats(c, from_ms, to_ms, tz)`
-// (mapping its `CallDay {date, calls, answered, mean_mos}`); calls is built in parallel.
-fn call_days(_c: &Connection, _from_ms: i64, _to_ms: i64, _tz: &BusinessTz) -> rusqlite::Result<Vec<CallDay>> {
-    Ok(Vec::new())
-}
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -153,8 +122,8 @@ pub fn stats(app: &App, from: Option<&str>, to: Option<&str>) -> Result<Stats, A
     app.db.read(|c| {
         let bookings = crate::bookings::stats::daily(c, &bounds)?;
         let deliveries = crate::notify::stats::daily(c, &bounds)?;
-        let payments = payment_days(c, from_ms, to_ms, &tz)?;
-        let calls = call_days(c, from_ms, to_ms, &tz)?;
+        let payments = crate::payments::stats::daily_stats(c, from_ms, to_ms, tz)?;
+        let calls = crate::calls::stats::daily_stats(c, from_ms, to_ms, &tz)?;
         let (customers, providers) = crate::accounts::count_by_role(c)?;
         let now = Now {
             customers,

@@ -9,7 +9,7 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CallDay {
     /// `YYYY-MM-DD` in the business time zone.

@@ -121,6 +121,25 @@ try {
   const said = await page.textContent('#errors p');
   check(said.includes('Queued'), `the retry is confirmed: ${said}`);
 
+  // --- Refund part of a payment (with a confirmation).
+  const pay = env('BX_PAYMENT_ID');
+  await page.evaluate(() => { location.hash = '#/payments'; });
+  await page.waitForSelector(`table[data-list="payments"] a[href="#/payments/${pay}"]`);
+  await page.click(`table[data-list="payments"] a[href="#/payments/${pay}"]`);
+  await page.waitForSelector('#refund-form');
+  check((await page.textContent('#refund-help')).includes('99'), 'the refundable amount is shown');
+  await page.fill('#refund-amount', '50');
+  await page.fill('#refund-reason', 'Charged twice');
+  await page.click('#refund-submit');
+  await page.waitForSelector('dialog#confirm[open]');
+  check((await page.textContent('#confirm-message')).includes(pay), 'the confirmation names the payment');
+  await page.click('#confirm-ok');
+  await page.waitForFunction(() => document.querySelectorAll('table[data-list="refunds"] tbody tr td.num').length === 1);
+  const refundRow = await page.textContent('table[data-list="refunds"] tbody tr');
+  check(refundRow.includes('50') && refundRow.includes('succeeded'), `the refund is listed: ${refundRow}`);
+  check((await page.textContent('.page-head')).includes('partially_refunded'), 'the payment is partially refunded');
+  await shot(page, 'payment-detail');
+
   // --- The other pages (screenshots; each renders without error).
   for (const [hash, name, sel] of [
     ['#/listings', 'listings', 'table[data-list="listings"]'],

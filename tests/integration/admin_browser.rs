@@ -48,6 +48,14 @@ fn the_dashboard_works_end_to_end_in_a_browser() {
         })
         .unwrap();
 
+    // A paid listing fee (sandbox) to refund from the dashboard.
+    let payer = app.register("provider", "9876508004");
+    let fee_listing = crate::payments::plumber(&app, &payer);
+    let fee = crate::payments::listing_fee(&app, &payer, &fee_listing);
+    assert_eq!(crate::payments::press(&app, &fee, "pay").status, 200);
+    let payment = fee["id"].as_str().unwrap().to_string();
+    assert_eq!(crate::payments::status(&app, &payment), "succeeded");
+
     let dir = browser::artefacts("admin");
     let out = browser::run(
         "admin.mjs",
@@ -61,6 +69,7 @@ fn the_dashboard_works_end_to_end_in_a_browser() {
             ("BX_EXPECT_CUSTOMERS", "2"),
             ("BX_DEAD_ID", &dead),
             ("BX_SECRET_PROBE", SECRET_PROBE),
+            ("BX_PAYMENT_ID", &payment),
         ],
     );
     println!("{out}");
@@ -76,7 +85,13 @@ fn the_dashboard_works_end_to_end_in_a_browser() {
     assert!(actions.contains(&"admin.backup_downloaded"), "{actions:?}");
     let retried = app.call("GET", &format!("/api/v1/admin/audit-log?target={dead}"), Some(&admin.access), None).json();
     assert_eq!(retried["items"][0]["action"], "admin.delivery_retried", "{retried}");
+    // The refund the browser made: ₹50 of ₹99, through the gateway, audited.
+    assert_eq!(crate::payments::status(&app, &payment), "partially_refunded");
+    let p = app.call("GET", &format!("/api/v1/payments/{payment}"), Some(&admin.access), None).json();
+    assert_eq!(p["refunds"][0]["amount"], json!({"amount": 5000, "currency": "INR"}), "{p}");
+    assert_eq!(p["refunds"][0]["status"], "succeeded", "{p}");
     for shot in [
+        "payment-detail",
         "login",
         "overview",
         "users",

@@ -4,6 +4,7 @@ mod support;
 
 mod admin_api;
 mod admin_browser;
+mod admin_live_stats;
 mod admin_users;
 mod attack_access;
 mod attack_accounts;
