@@ -19,44 +19,34 @@ pub const MAX_DAYS: i64 = 366;
 /// The range when none is given: the last 30 days, today included.
 pub const DEFAULT_DAYS: i64 = 30;
 
+/// The figures of one day, or of the whole range (`totals`).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Day {
-    pub date: String,
+pub struct Figures {
     pub bookings: i64,
     pub completed: i64,
     pub cancelled: i64,
     pub revenue: Money,
     pub payments_succeeded: i64,
     pub payments_failed: i64,
-    /// succeeded / (succeeded + failed); null with no payment that day.
+    /// succeeded / (succeeded + failed); null with no payment settled.
     pub payment_success_rate: Option<f64>,
     pub notifications_sent: i64,
     pub notifications_failed: i64,
-    /// sent / (sent + failed); null with no finished delivery that day.
+    /// sent / (sent + failed); null with no finished delivery.
     pub delivery_rate: Option<f64>,
     pub calls: i64,
     pub answered_calls: i64,
+    /// A day's mean; in `totals`, the answered-call-weighted mean of the days' means.
     pub mean_mos: Option<f64>,
 }
 
+/// One local day of the range.
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Totals {
-    pub bookings: i64,
-    pub completed: i64,
-    pub cancelled: i64,
-    pub revenue: Money,
-    pub payments_succeeded: i64,
-    pub payments_failed: i64,
-    pub payment_success_rate: Option<f64>,
-    pub notifications_sent: i64,
-    pub notifications_failed: i64,
-    pub delivery_rate: Option<f64>,
-    pub calls: i64,
-    pub answered_calls: i64,
-    /// The answered-call-weighted mean of the days' means.
-    pub mean_mos: Option<f64>,
+pub struct Day {
+    pub date: String,
+    #[serde(flatten)]
+    pub figures: Figures,
 }
 
 /// Figures of right now, not of the range (the overview's tiles).
@@ -77,7 +67,7 @@ pub struct Stats {
     pub to: String,
     pub timezone: String,
     pub now: Now,
-    pub totals: Totals,
+    pub totals: Figures,
     pub daily: Vec<Day>,
 }
 
@@ -163,29 +153,31 @@ fn assemble(
         }
         daily.push(Day {
             date,
-            bookings: b.created,
-            completed: b.completed,
-            cancelled: b.cancelled,
-            revenue: Money::new(p.revenue, currency),
-            payments_succeeded: p.succeeded,
-            payments_failed: p.failed,
-            payment_success_rate: rate(p.succeeded, p.failed),
-            notifications_sent: n.sent,
-            notifications_failed: n.failed,
-            delivery_rate: rate(n.sent, n.failed),
-            calls: k.calls,
-            answered_calls: k.answered,
-            mean_mos: k.mean_mos,
+            figures: Figures {
+                bookings: b.created,
+                completed: b.completed,
+                cancelled: b.cancelled,
+                revenue: Money::new(p.revenue, currency),
+                payments_succeeded: p.succeeded,
+                payments_failed: p.failed,
+                payment_success_rate: rate(p.succeeded, p.failed),
+                notifications_sent: n.sent,
+                notifications_failed: n.failed,
+                delivery_rate: rate(n.sent, n.failed),
+                calls: k.calls,
+                answered_calls: k.answered,
+                mean_mos: k.mean_mos,
+            },
         });
     }
-    let sum = |f: fn(&Day) -> i64| daily.iter().map(f).sum::<i64>();
+    let sum = |f: fn(&Figures) -> i64| daily.iter().map(|d| f(&d.figures)).sum::<i64>();
     let (ps, pf, ns, nf) = (
         sum(|d| d.payments_succeeded),
         sum(|d| d.payments_failed),
         sum(|d| d.notifications_sent),
         sum(|d| d.notifications_failed),
     );
-    let totals = Totals {
+    let totals = Figures {
         bookings: sum(|d| d.bookings),
         completed: sum(|d| d.completed),
         cancelled: sum(|d| d.cancelled),
