@@ -687,3 +687,75 @@ fn razorpay_and_paytm_payments_whose_notice_never_came_are_reconciled_and_refund
     assert_eq!(status(&app, &id), "succeeded");
     assert_eq!(listing_state(&app, &listing).0, "active");
 }
+
+#[test]
+fn a_real_gateway_that_is_down_or_refuses_leaves_nothing_open() {
+    let (app, stripe) = stripe_app();
+    let provider = app.register("provider", "9876570091");
+    let admin = app.admin("9876570090");
+    let listing = plumber(&app, &provider);
+    let body = json!({"purpose": "listing_fee", "listingId": listing});
+    stripe.fail_with(Some(503));
+    let r = order_with_key(&app, &provider, &body, "down-1");
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.code(), "unavailable");
+    assert!(r.header("Retry-After").is_some());
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM payments", &[]), 0);
+    stripe.fail_with(Some(400));
+    let r = order_with_key(&app, &provider, &body, "down-2");
+    assert_eq!(r.status, 502, "{}", r.body);
+    assert_eq!(r.code(), "gateway_refused");
+    assert!(!r.body.contains(&stripe.secret_key), "no secret in the answer");
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM payments", &[]), 0);
+    stripe.fail_with(None);
+    let r = order_with_key(&app, &provider, &body, "down-3");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let session = stripe.last_session_id().unwrap();
+    assert_eq!(deliver(&app, "stripe", &stripe.completed_event(&session)).status, 200);
+    // A refund while Stripe is down fails at once; nothing stays pending, nothing moves.
+    stripe.fail_with(Some(503));
+    let r = app.post(&format!("{PAY}/{id}/refunds"), Some(&admin.access), json!({"reason": "Duplicate"}));
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM payment_refunds WHERE status = 'pending'", &[]), 0);
+    assert_eq!(status(&app, &id), "succeeded");
+    assert_eq!(listing_state(&app, &listing).0, "active");
+    stripe.fail_with(None);
+    let r = app.post(&format!("{PAY}/{id}/refunds"), Some(&admin.access), json!({"reason": "Duplicate"}));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["amount"], inr(9900), "the failed refund held nothing");
+    assert_eq!(status(&app, &id), "refunded");
+
+    // Nothing listening at all.
+    let gone = crate::support::fake_gateways::unreachable_url();
+    let mut env = stripe.env();
+    env.retain(|(k, _)| k != "BUILDXPERT_PAYMENTS__STRIPE__API_BASE");
+    env.push(("BUILDXPERT_PAYMENTS__STRIPE__API_BASE".into(), gone));
+    let app = spawn_with(&env);
+    let provider = app.register("provider", "9876570092");
+    let listing = plumber(&app, &provider);
+    let r = order_with_key(&app, &provider, &json!({"purpose": "listing_fee", "listingId": listing}), "gone-1");
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM payments", &[]), 0);
+}
+
+#[test]
+fn a_paytm_refund_starts_pending_at_paytm() {
+    let paytm = FakePaytm::start();
+    let app = spawn_with(&paytm.env());
+    let provider = app.register("provider", "9876570101");
+    let admin = app.admin("9876570100");
+    let listing = plumber(&app, &provider);
+    let r = order_with_key(&app, &provider, &json!({"purpose": "listing_fee", "listingId": listing}), "ptm-rf-1");
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(deliver(&app, "paytm", &paytm.callback_form(&id, true)).status, 200);
+    assert_eq!(status(&app, &id), "succeeded");
+    let r = app.post(&format!("{PAY}/{id}/refunds"), Some(&admin.access), json!({"amount": inr(2500), "reason": "Goodwill"}));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["status"], "pending");
+    let at_paytm = paytm.refunds(&id);
+    assert_eq!(at_paytm.len(), 1);
+    assert_eq!(at_paytm[0]["refundAmount"], "25.00");
+    assert_eq!(at_paytm[0]["txnId"], paytm.txn_id(&id).unwrap().as_str());
+    assert_eq!(status(&app, &id), "succeeded");
+}

@@ -29,7 +29,9 @@ pub fn by_name(config: &Config, sandbox_secret: &str, name: &str) -> Option<Box<
         "sandbox" => Some(Box::new(sandbox::Sandbox::new(&config.server.public_url, sandbox_secret))),
         // The real gateways, each `None` while its keys are empty.
         "stripe" => stripe::Stripe::from_config(&config.payments.stripe).map(|g| Box::new(g) as Box<dyn Gateway>),
-        "razorpay" => razorpay::Razorpay::from_config(&config.payments.razorpay).map(|g| Box::new(g) as Box<dyn Gateway>),
+        "razorpay" => {
+            razorpay::Razorpay::from_config(&config.payments.razorpay).map(|g| Box::new(g) as Box<dyn Gateway>)
+        }
         "paytm" => paytm::Paytm::from_config(&config.payments.paytm).map(|g| Box::new(g) as Box<dyn Gateway>),
         _ => None,
     }
