@@ -180,6 +180,17 @@ pub struct RefundRequest<'a> {
     pub reason: &'a str,
 }
 
+/// A refund left pending, to ask its gateway about (reconciliation).
+#[derive(Debug, Clone)]
+pub struct RefundQuery<'a> {
+    /// Our refund id (what [`RefundRequest::refund_id`] was).
+    pub refund_id: &'a str,
+    pub payment_id: &'a str,
+    pub gateway_ref: &'a str,
+    /// The provider's refund id ([`RefundAnswer::refund_ref`]).
+    pub refund_ref: &'a str,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefundAnswer {
     pub refund_ref: String,
@@ -205,6 +216,12 @@ pub trait Gateway: Send + Sync {
 
     /// Asks the provider to refund `amount` of a captured payment.
     fn refund(&self, out: &Outbound, req: &RefundRequest<'_>) -> Result<RefundAnswer, GatewayError>;
+
+    /// Asks the provider where a refund left pending stands (reconciliation). `Ok(None)`: this
+    /// provider has no such query, its notices settle refunds (the default).
+    fn query_refund(&self, _out: &Outbound, _q: &RefundQuery<'_>) -> Result<Option<RefundStatus>, GatewayError> {
+        Ok(None)
+    }
 
     /// True when a callback only says "go and ask": nothing moves until [`Gateway::query_status`]
     /// (made by us, to the provider) confirms it (Paytm).

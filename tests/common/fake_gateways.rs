@@ -799,6 +799,20 @@ impl FakePaytm {
         self.shared.st().orders.iter().find(|o| o.order_id == order_id).map(|o| o.refunds.clone()).unwrap_or_default()
     }
 
+    /// Paytm settles the order's refunds: its refund status API answers `status` ("TXN_SUCCESS" /
+    /// "TXN_FAILURE") for them from now on (until then "PENDING", as `refund/apply` did).
+    pub fn settle_refunds(&self, order_id: &str, status: &str) {
+        let mut st = self.shared.st();
+        let o = st.orders.iter_mut().find(|o| o.order_id == order_id).expect("initiated order");
+        for r in &mut o.refunds {
+            r["resultInfo"] = if status == "TXN_SUCCESS" {
+                paytm_result("TXN_SUCCESS", "10", "Refund Successfull")
+            } else {
+                paytm_result("TXN_FAILURE", "600", "Refund failed")
+            };
+        }
+    }
+
     /// The payer finishes (or fails) on Paytm's page: the order's status changes, and the
     /// browser's callback form (with CHECKSUMHASH) is returned.
     pub fn callback_form(&self, order_id: &str, success: bool) -> Delivery {
@@ -950,6 +964,23 @@ fn paytm_handle(sh: &Shared<PaytmState>, mid: &str, key: &str, r: &Recorded) -> 
                             "refundId": rand_id("2026"), "txnId": o.txn_id, "refundAmount": wire::minor_to_decimal(amount)});
             o.refunds.push(rf.clone());
             paytm_answer(key, &rf)
+        }
+        "/v2/refund/status" => {
+            let found = st
+                .orders
+                .iter()
+                .find(|o| o.order_id == order_id)
+                .and_then(|o| o.refunds.iter().find(|x| x["refId"] == b["refId"]).cloned());
+            match found {
+                None => {
+                    paytm_answer(key, &json!({"resultInfo": paytm_result("TXN_FAILURE", "631", "Record not found")}))
+                }
+                Some(rf) => paytm_answer(
+                    key,
+                    &json!({"orderId": rf["orderId"], "mid": mid, "refId": rf["refId"], "refundId": rf["refundId"],
+                            "txnId": rf["txnId"], "refundAmount": rf["refundAmount"], "resultInfo": rf["resultInfo"]}),
+                ),
+            }
         }
         _ => {
             Reply { status: 404, content_type: "text/html", headers: Vec::new(), body: "<html>Not Found</html>".into() }

@@ -454,7 +454,7 @@ fn paytm_callbacks_are_confirmed_by_our_own_status_query() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("Payment received"), "{}", r.body);
     assert_eq!(status_queries(), 2, "the server asked Paytm itself");
-    let q = paytm.received().into_iter().filter(|r| r.path.starts_with("/v3/order/status")).last().unwrap();
+    let q = paytm.received().into_iter().rfind(|r| r.path.starts_with("/v3/order/status")).unwrap();
     assert_eq!(q.json()["body"], json!({"mid": paytm.mid, "orderId": id}));
     assert_eq!(status(&app, &id), "succeeded");
     assert_eq!(listing_state(&app, &listing).0, "active");
@@ -740,7 +740,7 @@ fn a_real_gateway_that_is_down_or_refuses_leaves_nothing_open() {
 }
 
 #[test]
-fn a_paytm_refund_starts_pending_at_paytm() {
+fn a_paytm_refund_starts_pending_and_is_settled_by_asking_paytm() {
     let paytm = FakePaytm::start();
     let app = spawn_with(&paytm.env());
     let provider = app.register("provider", "9876570101");
@@ -750,7 +750,11 @@ fn a_paytm_refund_starts_pending_at_paytm() {
     let id = r.json()["id"].as_str().unwrap().to_string();
     assert_eq!(deliver(&app, "paytm", &paytm.callback_form(&id, true)).status, 200);
     assert_eq!(status(&app, &id), "succeeded");
-    let r = app.post(&format!("{PAY}/{id}/refunds"), Some(&admin.access), json!({"amount": inr(2500), "reason": "Goodwill"}));
+    let r = app.post(
+        &format!("{PAY}/{id}/refunds"),
+        Some(&admin.access),
+        json!({"amount": inr(2500), "reason": "Goodwill"}),
+    );
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json()["status"], "pending");
     let at_paytm = paytm.refunds(&id);
@@ -758,4 +762,42 @@ fn a_paytm_refund_starts_pending_at_paytm() {
     assert_eq!(at_paytm[0]["refundAmount"], "25.00");
     assert_eq!(at_paytm[0]["txnId"], paytm.txn_id(&id).unwrap().as_str());
     assert_eq!(status(&app, &id), "succeeded");
+    // Paytm sends no refund notice we read: reconciliation asks its refund status API.
+    let refund_status = || calls(&paytm.received(), "POST", "/v2/refund/status");
+    buildxpert::jobs::run(app.app(), "payments-reconcile").unwrap();
+    assert_eq!(refund_status(), 0, "not stuck yet");
+    app.clock.advance_secs(11 * 60);
+    buildxpert::jobs::run(app.app(), "payments-reconcile").unwrap();
+    assert_eq!(refund_status(), 1);
+    let q = paytm.received().into_iter().rfind(|r| r.path.starts_with("/v2/refund/status")).unwrap();
+    let rfd = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(q.json()["body"], json!({"mid": paytm.mid, "orderId": id, "refId": rfd}));
+    assert_eq!(r.json()["status"], "pending", "still pending at Paytm: nothing moves");
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM payment_refunds WHERE status = 'pending'", &[]), 1);
+    // Paytm settles it: the next run closes it, audited, and the payer is told.
+    paytm.settle_refunds(&id, "TXN_SUCCESS");
+    let report = buildxpert::payments::reconcile::reconcile(app.app()).unwrap();
+    assert_eq!(report.refunds_settled, 1);
+    assert_eq!(status(&app, &id), "partially_refunded");
+    assert_eq!(listing_state(&app, &listing).0, "active", "a partial refund leaves the period");
+    assert_eq!(count_kind(&app, &provider.user_id, "payment.refunded"), 1);
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'payment.reconciled' AND target = ?1", &[&id]),
+        1
+    );
+    // Nothing left to ask about.
+    buildxpert::jobs::run(app.app(), "payments-reconcile").unwrap();
+    assert_eq!(refund_status(), 2);
+
+    // The rest, which Paytm then fails: the refund fails and the amount is refundable again.
+    let admin = app.admin("9876570102");
+    let r = app.post(&format!("{PAY}/{id}/refunds"), Some(&admin.access), json!({"reason": "Closing the account"}));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["amount"], inr(7400));
+    paytm.settle_refunds(&id, "TXN_FAILURE");
+    app.clock.advance_secs(11 * 60);
+    let report = buildxpert::payments::reconcile::reconcile(app.app()).unwrap();
+    assert_eq!(report.refunds_settled, 1);
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM payment_refunds WHERE status = 'failed'", &[]), 1);
+    assert_eq!(status(&app, &id), "partially_refunded");
 }
