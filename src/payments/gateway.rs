@@ -217,6 +217,14 @@ pub trait Gateway: Send + Sync {
     /// Asks the provider to refund `amount` of a captured payment.
     fn refund(&self, out: &Outbound, req: &RefundRequest<'_>) -> Result<RefundAnswer, GatewayError>;
 
+    /// Closes an unpaid order at the provider so it can no longer be paid (called before we expire
+    /// it, when the provider would otherwise keep it payable longer: Stripe's Checkout Session
+    /// lives at least 30 minutes). `Rejected` when the provider refuses because it is no longer
+    /// open (it may just have been paid). The default: nothing to close.
+    fn cancel_order(&self, _out: &Outbound, _gateway_ref: &str) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
     /// Asks the provider where a refund left pending stands (reconciliation). `Ok(None)`: this
     /// provider has no such query, its notices settle refunds (the default).
     fn query_refund(&self, _out: &Outbound, _q: &RefundQuery<'_>) -> Result<Option<RefundStatus>, GatewayError> {

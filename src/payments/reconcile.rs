@@ -1,7 +1,8 @@
 //! The reconciliation job: payments pending longer than `payments.reconcile_after_minutes`, or
 //! past their expiry, are asked about at their own gateway and settled through the same code as
 //! a webhook (`settle::payment`, one transaction each, audited). An order nobody paid expires once
-//! its gateway has nothing better to say. A gateway that is down (its outbound circuit breaker
+//! its gateway has nothing better to say, after it is closed at the gateway (`cancel_order`) so it
+//! cannot be paid after we called it expired. A gateway that is down (its outbound circuit breaker
 //! open, or an `Unavailable` answer) is skipped for the rest of the run: its payments wait for the
 //! breaker to close, and none of them is expired while we cannot know. Gateway-agnostic: it only
 //! speaks the `Gateway` trait.
@@ -144,12 +145,24 @@ pub fn reconcile_with(app: &App, resolve: &Resolve) -> Result<Report, ApiError> 
                     _ => {}
                 }
             }
-            Ok(_) => {
-                if expired {
-                    expire(app)?;
-                    report.expired += 1;
+            Ok(_) if expired => {
+                // Still open at the gateway: close it there first, so an order we call expired
+                // cannot be paid any more (a Stripe session outlives a short order TTL).
+                match gw.cancel_order(&app.outbound, &gateway_ref) {
+                    Ok(()) => {
+                        expire(app)?;
+                        report.expired += 1;
+                    }
+                    Err(GatewayError::Unavailable { .. }) => {
+                        log::warn!("payments: {} is unavailable; reconciliation backs off", p.gateway);
+                        down.insert(p.gateway.clone());
+                        report.skipped_gateways.push(p.gateway.clone());
+                    }
+                    // Refused: no longer open there (perhaps just paid); the next run asks again.
+                    Err(e) => log::warn!("payments: closing {} at {}: {e}", p.id, p.gateway),
                 }
             }
+            Ok(_) => {}
             Err(GatewayError::Unavailable { .. }) => {
                 log::warn!("payments: {} is unavailable; reconciliation backs off", p.gateway);
                 down.insert(p.gateway.clone());

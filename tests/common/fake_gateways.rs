@@ -354,6 +354,25 @@ fn stripe_handle(sh: &Shared<StripeState>, key: &str, base: &str, r: &Recorded) 
             sh.st().sessions.push(s.clone());
             (200, s)
         }
+        ("POST", p) if p.starts_with("/v1/checkout/sessions/") && p.ends_with("/expire") => {
+            let id = &p["/v1/checkout/sessions/".len()..p.len() - "/expire".len()];
+            let mut st = sh.st();
+            match st.sessions.iter_mut().find(|s| s["id"] == id) {
+                Some(s) if s["status"] == "open" => {
+                    s["status"] = json!("expired");
+                    (200, s.clone())
+                }
+                Some(s) => stripe_error(
+                    400,
+                    "checkout_session_not_open",
+                    &format!("Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status of \"{}\".", s["status"].as_str().unwrap_or("")),
+                    None,
+                ),
+                None => {
+                    stripe_error(404, "resource_missing", &format!("No such checkout.session: '{id}'"), Some("session"))
+                }
+            }
+        }
         ("GET", p) if p.starts_with("/v1/checkout/sessions/") => {
             let id = &p["/v1/checkout/sessions/".len()..];
             let expand = form_map(r.query.as_bytes()).get("expand[]").map(String::as_str) == Some("payment_intent");

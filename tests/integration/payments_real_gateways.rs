@@ -801,3 +801,52 @@ fn a_paytm_refund_starts_pending_and_is_settled_by_asking_paytm() {
     assert_eq!(scalar(&app, "SELECT COUNT(*) FROM payment_refunds WHERE status = 'failed'", &[]), 1);
     assert_eq!(status(&app, &id), "partially_refunded");
 }
+
+#[test]
+fn an_unpaid_stripe_order_is_closed_at_stripe_before_it_expires_here() {
+    let (app, stripe) = stripe_app();
+    let provider = app.register("provider", "9876570111");
+    let listing = plumber(&app, &provider);
+    let r = order_with_key(&app, &provider, &json!({"purpose": "listing_fee", "listingId": listing}), "exp-1");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let session = stripe.last_session_id().unwrap();
+    // Stripe keeps a session open for at least 30 minutes, more than our order TTL here.
+    let at_stripe = stripe.session(&session).unwrap()["expires_at"].as_i64().unwrap();
+    let ours = scalar(&app, "SELECT expires_at FROM payments WHERE id = ?1", &[&id]);
+    assert!(at_stripe * 1000 > ours, "the session outlives our order");
+    let expire_calls = || calls(&stripe.received(), "POST", &format!("/v1/checkout/sessions/{session}/expire"));
+    // Past our expiry while Stripe is down: not expired, the session is not touched.
+    app.clock.advance_secs(31 * 60);
+    stripe.fail_with(Some(503));
+    buildxpert::jobs::run(app.app(), "payments-reconcile").unwrap();
+    assert_eq!(status(&app, &id), "pending");
+    // Stripe answers: the session is expired there first, then ours.
+    stripe.fail_with(None);
+    buildxpert::jobs::run(app.app(), "payments-reconcile").unwrap();
+    assert_eq!(expire_calls(), 1);
+    assert_eq!(stripe.session(&session).unwrap()["status"], "expired", "no longer payable at Stripe");
+    assert_eq!(status(&app, &id), "expired");
+    assert_eq!(listing_state(&app, &listing).0, "pending_payment");
+
+    // A session paid at the very moment we close it: Stripe refuses to expire it, ours stays
+    // open, and the next run settles it from the status answer.
+    let provider = relogin(&app, &provider);
+    let other = paid_listing(&app, &provider, "cat_painting", "sub_painting_room-painting");
+    let r = order_with_key(&app, &provider, &json!({"purpose": "listing_fee", "listingId": other}), "exp-2");
+    let id2 = r.json()["id"].as_str().unwrap().to_string();
+    let session2 = stripe.last_session_id().unwrap();
+    let _ = stripe.completed_unpaid_event(&session2); // complete, its bank debit processing
+    app.clock.advance_secs(31 * 60);
+    buildxpert::jobs::run(app.app(), "payments-reconcile").unwrap();
+    assert_eq!(calls(&stripe.received(), "POST", &format!("/v1/checkout/sessions/{session2}/expire")), 1);
+    assert_eq!(status(&app, &id2), "pending", "a payment still processing is not expired");
+    stripe.complete(&session2);
+    buildxpert::jobs::run(app.app(), "payments-reconcile").unwrap();
+    assert_eq!(status(&app, &id2), "succeeded");
+    assert_eq!(listing_state(&app, &other).0, "active");
+    assert_eq!(
+        scalar(&app, "SELECT COUNT(*) FROM payment_flags WHERE payment_id = ?1 AND flag = 'late_success'", &[&id2]),
+        0
+    );
+}
