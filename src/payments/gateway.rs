@@ -180,6 +180,17 @@ pub struct RefundRequest<'a> {
     pub reason: &'a str,
 }
 
+/// A refund left pending, to ask its gateway about (reconciliation).
+#[derive(Debug, Clone)]
+pub struct RefundQuery<'a> {
+    /// Our refund id (what [`RefundRequest::refund_id`] was).
+    pub refund_id: &'a str,
+    pub payment_id: &'a str,
+    pub gateway_ref: &'a str,
+    /// The provider's refund id ([`RefundAnswer::refund_ref`]).
+    pub refund_ref: &'a str,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefundAnswer {
     pub refund_ref: String,
@@ -205,6 +216,20 @@ pub trait Gateway: Send + Sync {
 
     /// Asks the provider to refund `amount` of a captured payment.
     fn refund(&self, out: &Outbound, req: &RefundRequest<'_>) -> Result<RefundAnswer, GatewayError>;
+
+    /// Closes an unpaid order at the provider so it can no longer be paid (called before we expire
+    /// it, when the provider would otherwise keep it payable longer: Stripe's Checkout Session
+    /// lives at least 30 minutes). `Rejected` when the provider refuses because it is no longer
+    /// open (it may just have been paid). The default: nothing to close.
+    fn cancel_order(&self, _out: &Outbound, _gateway_ref: &str) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    /// Asks the provider where a refund left pending stands (reconciliation). `Ok(None)`: this
+    /// provider has no such query, its notices settle refunds (the default).
+    fn query_refund(&self, _out: &Outbound, _q: &RefundQuery<'_>) -> Result<Option<RefundStatus>, GatewayError> {
+        Ok(None)
+    }
 
     /// True when a callback only says "go and ask": nothing moves until [`Gateway::query_status`]
     /// (made by us, to the provider) confirms it (Paytm).

@@ -1,12 +1,18 @@
 //! The reconciliation job: payments pending longer than `payments.reconcile_after_minutes`, or
 //! past their expiry, are asked about at their own gateway and settled through the same code as
 //! a webhook (`settle::payment`, one transaction each, audited). An order nobody paid expires once
-//! its gateway has nothing better to say. A gateway that is down (its outbound circuit breaker
+//! its gateway has nothing better to say, after it is closed at the gateway (`cancel_order`) so it
+//! cannot be paid after we called it expired. A gateway that is down (its outbound circuit breaker
 //! open, or an `Unavailable` answer) is skipped for the rest of the run: its payments wait for the
 //! breaker to close, and none of them is expired while we cannot know. Gateway-agnostic: it only
 //! speaks the `Gateway` trait.
+//!
+//! Refunds left `pending` longer than `reconcile_after_minutes` are asked about the same way
+//! (`Gateway::query_refund`; Paytm answers every refund "pending" and sends no notice we read) and
+//! closed through `settle::refund_result`, audited; a gateway without such a query is left to its
+//! notices.
 
-use super::gateway::{Gateway, GatewayError, Outcome};
+use super::gateway::{Gateway, GatewayError, Outcome, RefundQuery, RefundStatus};
 use super::settle::{self, Fact};
 use super::{gateways, Payment, COLUMNS};
 use crate::app::App;
@@ -24,6 +30,8 @@ pub struct Report {
     pub settled: u32,
     pub expired: u32,
     pub skipped_gateways: Vec<String>,
+    /// Pending refunds a status answer closed.
+    pub refunds_settled: u32,
 }
 
 pub fn run(app: &App) -> Result<(), String> {
@@ -137,12 +145,24 @@ pub fn reconcile_with(app: &App, resolve: &Resolve) -> Result<Report, ApiError> 
                     _ => {}
                 }
             }
-            Ok(_) => {
-                if expired {
-                    expire(app)?;
-                    report.expired += 1;
+            Ok(_) if expired => {
+                // Still open at the gateway: close it there first, so an order we call expired
+                // cannot be paid any more (a Stripe session outlives a short order TTL).
+                match gw.cancel_order(&app.outbound, &gateway_ref) {
+                    Ok(()) => {
+                        expire(app)?;
+                        report.expired += 1;
+                    }
+                    Err(GatewayError::Unavailable { .. }) => {
+                        log::warn!("payments: {} is unavailable; reconciliation backs off", p.gateway);
+                        down.insert(p.gateway.clone());
+                        report.skipped_gateways.push(p.gateway.clone());
+                    }
+                    // Refused: no longer open there (perhaps just paid); the next run asks again.
+                    Err(e) => log::warn!("payments: closing {} at {}: {e}", p.id, p.gateway),
                 }
             }
+            Ok(_) => {}
             Err(GatewayError::Unavailable { .. }) => {
                 log::warn!("payments: {} is unavailable; reconciliation backs off", p.gateway);
                 down.insert(p.gateway.clone());
@@ -157,5 +177,97 @@ pub fn reconcile_with(app: &App, resolve: &Resolve) -> Result<Report, ApiError> 
             }
         }
     }
+    refunds(app, resolve, stuck_before, &mut down, &mut report)?;
     Ok(report)
+}
+
+/// A refund still pending at its gateway.
+struct PendingRefund {
+    id: String,
+    payment_id: String,
+    refund_ref: String,
+    gateway: String,
+    gateway_ref: String,
+}
+
+/// Asks about refunds pending since before `stuck_before` (see the module doc).
+fn refunds(
+    app: &App,
+    resolve: &Resolve,
+    stuck_before: i64,
+    down: &mut HashSet<String>,
+    report: &mut Report,
+) -> Result<(), ApiError> {
+    let due: Vec<PendingRefund> = app.db.read(|c| {
+        let mut st = c.prepare(&format!(
+            "SELECT r.id, r.payment_id, r.refund_ref, p.gateway, COALESCE(p.gateway_ref, '')
+             FROM payment_refunds r JOIN payments p ON p.id = r.payment_id
+             WHERE r.status = 'pending' AND r.refund_ref IS NOT NULL AND r.created_at <= ?1
+             ORDER BY r.created_at LIMIT {BATCH}"
+        ))?;
+        let rows = st.query_map([stuck_before], |r| {
+            Ok(PendingRefund {
+                id: r.get(0)?,
+                payment_id: r.get(1)?,
+                refund_ref: r.get(2)?,
+                gateway: r.get(3)?,
+                gateway_ref: r.get(4)?,
+            })
+        })?;
+        Ok::<_, ApiError>(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    })?;
+    for r in due {
+        if down.contains(&r.gateway) {
+            continue;
+        }
+        if app.outbound.is_open(&r.gateway) {
+            down.insert(r.gateway.clone());
+            report.skipped_gateways.push(r.gateway.clone());
+            continue;
+        }
+        let Some(gw) = resolve(&r.gateway)? else { continue };
+        let q = RefundQuery {
+            refund_id: &r.id,
+            payment_id: &r.payment_id,
+            gateway_ref: &r.gateway_ref,
+            refund_ref: &r.refund_ref,
+        };
+        let status = match gw.query_refund(&app.outbound, &q) {
+            Ok(Some(s)) if s != RefundStatus::Pending => s,
+            Ok(_) => continue,
+            Err(GatewayError::Unavailable { .. }) => {
+                log::warn!("payments: {} is unavailable; refund reconciliation backs off", r.gateway);
+                down.insert(r.gateway.clone());
+                report.skipped_gateways.push(r.gateway.clone());
+                continue;
+            }
+            Err(e) => {
+                log::warn!("payments: status of refund {} at {}: {e}", r.id, r.gateway);
+                continue;
+            }
+        };
+        let moved = app.db.write(|tx| {
+            let moved = settle::refund_result(tx, app, &r.id, status)?;
+            if moved {
+                audit::record(
+                    tx,
+                    app.now_ms(),
+                    &Entry {
+                        action: "payment.reconciled",
+                        target: Some(&r.payment_id),
+                        details: json!({
+                            "gateway": r.gateway, "source": "refund_status_query", "refundId": r.id,
+                            "outcome": if status == RefundStatus::Succeeded { "refund_succeeded" } else { "refund_failed" },
+                        }),
+                        ..Entry::default()
+                    },
+                )?;
+            }
+            Ok::<_, ApiError>(moved)
+        })?;
+        if moved {
+            report.refunds_settled += 1;
+        }
+    }
+    Ok(())
 }

@@ -354,6 +354,25 @@ fn stripe_handle(sh: &Shared<StripeState>, key: &str, base: &str, r: &Recorded) 
             sh.st().sessions.push(s.clone());
             (200, s)
         }
+        ("POST", p) if p.starts_with("/v1/checkout/sessions/") && p.ends_with("/expire") => {
+            let id = &p["/v1/checkout/sessions/".len()..p.len() - "/expire".len()];
+            let mut st = sh.st();
+            match st.sessions.iter_mut().find(|s| s["id"] == id) {
+                Some(s) if s["status"] == "open" => {
+                    s["status"] = json!("expired");
+                    (200, s.clone())
+                }
+                Some(s) => stripe_error(
+                    400,
+                    "checkout_session_not_open",
+                    &format!("Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status of \"{}\".", s["status"].as_str().unwrap_or("")),
+                    None,
+                ),
+                None => {
+                    stripe_error(404, "resource_missing", &format!("No such checkout.session: '{id}'"), Some("session"))
+                }
+            }
+        }
         ("GET", p) if p.starts_with("/v1/checkout/sessions/") => {
             let id = &p["/v1/checkout/sessions/".len()..];
             let expand = form_map(r.query.as_bytes()).get("expand[]").map(String::as_str) == Some("payment_intent");
@@ -799,6 +818,20 @@ impl FakePaytm {
         self.shared.st().orders.iter().find(|o| o.order_id == order_id).map(|o| o.refunds.clone()).unwrap_or_default()
     }
 
+    /// Paytm settles the order's refunds: its refund status API answers `status` ("TXN_SUCCESS" /
+    /// "TXN_FAILURE") for them from now on (until then "PENDING", as `refund/apply` did).
+    pub fn settle_refunds(&self, order_id: &str, status: &str) {
+        let mut st = self.shared.st();
+        let o = st.orders.iter_mut().find(|o| o.order_id == order_id).expect("initiated order");
+        for r in &mut o.refunds {
+            r["resultInfo"] = if status == "TXN_SUCCESS" {
+                paytm_result("TXN_SUCCESS", "10", "Refund Successfull")
+            } else {
+                paytm_result("TXN_FAILURE", "600", "Refund failed")
+            };
+        }
+    }
+
     /// The payer finishes (or fails) on Paytm's page: the order's status changes, and the
     /// browser's callback form (with CHECKSUMHASH) is returned.
     pub fn callback_form(&self, order_id: &str, success: bool) -> Delivery {
@@ -950,6 +983,23 @@ fn paytm_handle(sh: &Shared<PaytmState>, mid: &str, key: &str, r: &Recorded) -> 
                             "refundId": rand_id("2026"), "txnId": o.txn_id, "refundAmount": wire::minor_to_decimal(amount)});
             o.refunds.push(rf.clone());
             paytm_answer(key, &rf)
+        }
+        "/v2/refund/status" => {
+            let found = st
+                .orders
+                .iter()
+                .find(|o| o.order_id == order_id)
+                .and_then(|o| o.refunds.iter().find(|x| x["refId"] == b["refId"]).cloned());
+            match found {
+                None => {
+                    paytm_answer(key, &json!({"resultInfo": paytm_result("TXN_FAILURE", "631", "Record not found")}))
+                }
+                Some(rf) => paytm_answer(
+                    key,
+                    &json!({"orderId": rf["orderId"], "mid": mid, "refId": rf["refId"], "refundId": rf["refundId"],
+                            "txnId": rf["txnId"], "refundAmount": rf["refundAmount"], "resultInfo": rf["resultInfo"]}),
+                ),
+            }
         }
         _ => {
             Reply { status: 404, content_type: "text/html", headers: Vec::new(), body: "<html>Not Found</html>".into() }

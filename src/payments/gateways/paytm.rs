@@ -238,6 +238,30 @@ impl Gateway for Paytm {
         }
     }
 
+    /// `refund/apply` answers "pending" and Paytm sends no notice we read, so a refund is settled by
+    /// asking the refund status API (`/v2/refund/status`, by our REFID), signed and verified
+    /// like every call. Only an answer about this very refund counts; anything unclear stays pending.
+    fn query_refund(&self, out: &Outbound, q: &RefundQuery<'_>) -> Result<Option<RefundStatus>, GatewayError> {
+        if !valid_order_id(q.gateway_ref) {
+            return Err(GatewayError::Rejected("paytm: not an order id".into()));
+        }
+        let body = json!({"mid": self.mid, "orderId": q.gateway_ref, "refId": q.refund_id});
+        let b = self.call(out, "/v2/refund/status", &body)?;
+        let status = s(&b, "/resultInfo/resultStatus").unwrap_or_default();
+        let about_it = s(&b, "/refId").as_deref() == Some(q.refund_id)
+            && s(&b, "/orderId").as_deref() == Some(q.gateway_ref)
+            && s(&b, "/mid").is_none_or(|m| m == self.mid);
+        if !about_it {
+            // "Record not found" and the like carry no refId: not a verdict on this refund.
+            return Ok(Some(RefundStatus::Pending));
+        }
+        Ok(Some(match status.as_str() {
+            "TXN_SUCCESS" => RefundStatus::Succeeded,
+            "TXN_FAILURE" => RefundStatus::Failed,
+            _ => RefundStatus::Pending,
+        }))
+    }
+
     fn confirms_by_query(&self) -> bool {
         true
     }

@@ -245,6 +245,21 @@ impl Gateway for Stripe {
         })
     }
 
+    /// `POST /v1/checkout/sessions/{id}/expire`: a session is created with at least Stripe's 30 min
+    /// (ours may be shorter), so it is expired at Stripe before we expire our order; Stripe refuses
+    /// (400) a session that is no longer open, e.g. one just paid.
+    fn cancel_order(&self, out: &Outbound, gateway_ref: &str) -> Result<(), GatewayError> {
+        if gateway_ref.is_empty() || !gateway_ref.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(GatewayError::Rejected("stripe: not a Checkout Session id".into()));
+        }
+        let path = format!("/v1/checkout/sessions/{gateway_ref}/expire");
+        let v = self.call(out, "POST", &path, None, Body::Form(&[]))?;
+        match v.get("status").and_then(Value::as_str) {
+            Some("expired") => Ok(()),
+            other => Err(GatewayError::Rejected(format!("stripe: the session is {}", other.unwrap_or("unknown")))),
+        }
+    }
+
     fn refund(&self, out: &Outbound, r: &RefundRequest<'_>) -> Result<RefundAnswer, GatewayError> {
         let pi = match r.gateway_payment_id.filter(|p| !p.is_empty()) {
             Some(p) => p.to_string(),
