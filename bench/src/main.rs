@@ -46,6 +46,7 @@ scenario (every route x concurrency pair is one run):
   --duration SECS       measured time per run (default: 10)
   --warmup SECS         unmeasured time before each run (default: 1)
   --timeout SECS        connect/read/write timeout per request (default: 10)
+  --seq-start N         first value of the `{seq}` counter in paths and bodies (default: 0)
   --sandbox-secret S    sign every request's body (after `{seq}`) as a sandbox payment
                         notification: header `X-Sandbox-Signature: t=<now>,v1=<HMAC>`
 
@@ -154,6 +155,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--setup-body" => setup_body = Some(value()?),
             "--token-field" => token_field = Some(value()?),
             "--sandbox-secret" => o.sandbox_secret = Some(value()?),
+            "--seq-start" => client::set_seq_start(value()?.parse().map_err(|_| "--seq-start wants a number")?),
             _ => return Err(format!("unknown argument {arg:?} (see --help)")),
         }
     }
