@@ -333,19 +333,32 @@ pub struct WorkerResult {
     pub first_io_error: Option<String>,
 }
 
-/// Sends `req` back-to-back on one keep-alive connection until `until`.
-/// Only requests started at or after `measure_from` are recorded, so the
-/// warmup phase (connection setup included) is discarded.
+/// Sends `req` back-to-back on one keep-alive connection until `until`, or, with `pace`, at most
+/// one request per `pace` (the next starts `pace` after the previous one started, or at once when
+/// it is late). Only requests started at or after `measure_from` are recorded, so the warmup phase
+/// (connection setup included) is discarded.
 pub fn worker(
     addr: SocketAddr,
     req: &Request,
     timeout: Duration,
     measure_from: Instant,
     until: Instant,
+    pace: Option<Duration>,
 ) -> WorkerResult {
     let mut out = WorkerResult::default();
     let mut conn: Option<Conn> = None;
+    let mut next = Instant::now();
     loop {
+        if let Some(p) = pace {
+            let now = Instant::now();
+            if next >= until {
+                return out;
+            }
+            if next > now {
+                thread::sleep(next - now);
+            }
+            next = next.max(now) + p;
+        }
         let start = Instant::now();
         if start >= until {
             return out;
