@@ -123,10 +123,10 @@ fn setup(s: &Served, twilio: &crate::support::fake::FakeServer) -> World {
         let code = twilio
             .received()
             .iter()
+            .rev()
             .map(|m| url_decode_form(&m.body_str()))
             .filter(|f| f.get("To").is_some_and(|to| to.ends_with(phone)))
-            .filter_map(|f| f.get("Body").and_then(|b| b.split_whitespace().next()).map(str::to_string))
-            .last()
+            .find_map(|f| f.get("Body").and_then(|b| b.split_whitespace().next()).map(str::to_string))
             .unwrap_or_default();
         let b = must(
             call(
