@@ -5,6 +5,11 @@
 //!
 //! `cargo bench --bench seed_marketplace -- --data-dir D [--listings 10000] [--bookings 10000] [--customers 1000] [--bookable 50000] [--pending-payments 0]`
 //!
+//! `--transitions N` adds N pending bookings `bt_<n>` (unpadded) of customer `usr_c00000000` on listing
+//! `lst_00000000` (provider phone +917000000000), each at its own slot, for the provider's
+//! `POST /bookings/bt_{seq}/accept` in the bench's mix. `--notifications N` gives that customer N
+//! notifications (`GET /notifications` then has a full page).
+//!
 //! `--pending-payments N` (at most `--listings`) adds pending sandbox listing-fee payments `pay_bench_<n>`
 //! (unpadded; listing `lst_<n>`'s provider pays), for the webhook bench (`bench/payments.sh`).
 
@@ -204,6 +209,45 @@ fn main() {
             })
             .expect("bookings");
     }
+    let transitions = if listings == 0 || customers == 0 { 0 } else { num("--transitions", 0) };
+    for chunk in (0..transitions).collect::<Vec<_>>().chunks(BATCH) {
+        app.db
+            .write(|tx| {
+                let mut b = tx.prepare(
+                    "INSERT INTO bookings (id, listing_id, customer_id, provider_id, category_id, status, local_date, local_time,
+                         starts_at, address, total, currency, created_at, updated_at)
+                     VALUES (?1, 'lst_00000000', 'usr_c00000000', 'usr_p00000000', ?2, 'pending', ?3, ?4, ?5,
+                         '12 Park Street', 20000, 'INR', ?6, ?6)",
+                )?;
+                let mut item = tx.prepare("INSERT INTO booking_items (booking_id, sub_service_id, name, price) VALUES (?1, ?2, ?3, 20000)")?;
+                let (cat, subs) = &cats[0];
+                for i in chunk {
+                    // Slots after every seeded booking's, one minute apart.
+                    let starts = now + 86_400_000 + (bookings + *i) as i64 * 60_000;
+                    let (date, time) = app.tz.utc_to_local(starts);
+                    let id = format!("bt_{i}");
+                    b.execute(params![id, cat, date, time, starts, now])?;
+                    if let Some((sub, name)) = subs.first() {
+                        item.execute(params![id, sub, name])?;
+                    }
+                }
+                Ok::<_, buildxpert::db::DbError>(())
+            })
+            .expect("transition bookings");
+    }
+    let notices = if customers == 0 { 0 } else { num("--notifications", 0) };
+    app.db
+        .write(|tx| {
+            let mut st = tx.prepare(
+                "INSERT INTO notifications (id, user_id, kind, title, body, data, created_at)
+                 VALUES (?1, 'usr_c00000000', 'booking.accepted', 'Booking accepted', 'Your booking was accepted', '{}', ?2)",
+            )?;
+            for i in 0..notices {
+                st.execute(params![format!("ntf_bench_{i:06}"), now - (notices - i) as i64 * 1000])?;
+            }
+            Ok::<_, buildxpert::db::DbError>(())
+        })
+        .expect("notifications");
     let pending = num("--pending-payments", 0).min(listings);
     for chunk in (0..pending).collect::<Vec<_>>().chunks(BATCH) {
         app.db

@@ -34,18 +34,25 @@ pub fn parse_local_url(url: &str) -> Result<SocketAddr, String> {
     }
 }
 
-/// A request serialized once and written as-is on every send — unless its body contains
+/// A request serialized once and written as-is on every send — unless its path or body contains
 /// `{seq}`, which is replaced on every send by a process-wide counter (so each request can
-/// create a distinct resource, e.g. a booking for listing `lst_{seq}`).
+/// create a distinct resource, e.g. a booking for listing `lst_{seq}`, or act on one, e.g.
+/// `POST /bookings/bt_{seq}/accept`). The counter starts at `--seq-start` (default 0).
 pub struct Request {
     bytes: Vec<u8>,
-    /// Head without Content-Length, and the body template, when the body has `{seq}`.
+    /// Head without Content-Length, and the body template, when the path or body has `{seq}`.
     template: Option<(String, String)>,
     /// Sign each rendered body as a sandbox payment notification with this secret.
     sandbox_secret: Option<String>,
 }
 
 static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sets where the `{seq}` counter starts (before any request is rendered), so several bench
+/// processes against one data set use disjoint ranges.
+pub fn set_seq_start(n: u64) {
+    SEQ.store(n, std::sync::atomic::Ordering::Relaxed);
+}
 
 impl Request {
     pub fn new(method: &str, path: &str, addr: SocketAddr, headers: &[(String, String)], body: &[u8]) -> Request {
@@ -55,7 +62,7 @@ impl Request {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         let text = String::from_utf8_lossy(body);
-        let template = text.contains("{seq}").then(|| (head.clone(), text.into_owned()));
+        let template = (text.contains("{seq}") || path.contains("{seq}")).then(|| (head.clone(), text.into_owned()));
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(body);
@@ -86,6 +93,7 @@ impl Request {
             Some((head, body)) => {
                 let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let body = body.replace("{seq}", &n.to_string());
+                let head = head.replace("{seq}", &n.to_string());
                 let sig = match &self.sandbox_secret {
                     Some(secret) => {
                         let t = std::time::SystemTime::now()
@@ -325,19 +333,32 @@ pub struct WorkerResult {
     pub first_io_error: Option<String>,
 }
 
-/// Sends `req` back-to-back on one keep-alive connection until `until`.
-/// Only requests started at or after `measure_from` are recorded, so the
-/// warmup phase (connection setup included) is discarded.
+/// Sends `req` back-to-back on one keep-alive connection until `until`, or, with `pace`, at most
+/// one request per `pace` (the next starts `pace` after the previous one started, or at once when
+/// it is late). Only requests started at or after `measure_from` are recorded, so the warmup phase
+/// (connection setup included) is discarded.
 pub fn worker(
     addr: SocketAddr,
     req: &Request,
     timeout: Duration,
     measure_from: Instant,
     until: Instant,
+    pace: Option<Duration>,
 ) -> WorkerResult {
     let mut out = WorkerResult::default();
     let mut conn: Option<Conn> = None;
+    let mut next = Instant::now();
     loop {
+        if let Some(p) = pace {
+            let now = Instant::now();
+            if next >= until {
+                return out;
+            }
+            if next > now {
+                thread::sleep(next - now);
+            }
+            next = next.max(now) + p;
+        }
         let start = Instant::now();
         if start >= until {
             return out;
@@ -465,6 +486,16 @@ mod tests {
         let b = String::from_utf8(plain.render().into_owned()).unwrap();
         assert!(b.starts_with("POST /w HTTP/1.1\r\n") && b.ends_with("\r\n\r\n{}"), "{b}");
         assert!(b.contains("X-Sandbox-Signature: t=") && b.contains("Content-Length: 2\r\n"), "{b}");
+    }
+
+    #[test]
+    fn seq_placeholder_in_the_path_is_replaced_per_send() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let r = Request::new("POST", "/b/bt_{seq}/accept", addr, &[], b"{}");
+        let a = String::from_utf8(r.render().into_owned()).unwrap();
+        let b = String::from_utf8(r.render().into_owned()).unwrap();
+        assert!(a.starts_with("POST /b/bt_") && !a.contains("{seq}"), "{a}");
+        assert_ne!(a.lines().next(), b.lines().next());
     }
 
     #[test]

@@ -46,6 +46,9 @@ scenario (every route x concurrency pair is one run):
   --duration SECS       measured time per run (default: 10)
   --warmup SECS         unmeasured time before each run (default: 1)
   --timeout SECS        connect/read/write timeout per request (default: 10)
+  --rate R              at most R requests/s for the run, spread over its connections
+                        (default: closed loop, each connection as fast as it can)
+  --seq-start N         first value of the `{seq}` counter in paths and bodies (default: 0)
   --sandbox-secret S    sign every request's body (after `{seq}`) as a sandbox payment
                         notification: header `X-Sandbox-Signature: t=<now>,v1=<HMAC>`
 
@@ -84,6 +87,7 @@ struct Options {
     timeout: Duration,
     setup: Option<Setup>,
     sandbox_secret: Option<String>,
+    rate: Option<f64>,
 }
 
 fn main() -> ExitCode {
@@ -119,6 +123,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         timeout: Duration::from_secs(10),
         setup: None,
         sandbox_secret: None,
+        rate: None,
     };
     let (mut setup_path, mut setup_body, mut token_field) = (None, None, None);
     let mut it = args.iter();
@@ -154,6 +159,10 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--setup-body" => setup_body = Some(value()?),
             "--token-field" => token_field = Some(value()?),
             "--sandbox-secret" => o.sandbox_secret = Some(value()?),
+            "--rate" => {
+                o.rate = Some(value()?.parse().ok().filter(|r: &f64| *r > 0.0).ok_or("--rate wants a positive number")?)
+            }
+            "--seq-start" => client::set_seq_start(value()?.parse().map_err(|_| "--seq-start wants a number")?),
             _ => return Err(format!("unknown argument {arg:?} (see --help)")),
         }
     }
@@ -381,12 +390,14 @@ fn run_one(addr: SocketAddr, req: &Arc<Request>, c: usize, o: &Options, pid: Opt
     let measure_from = Instant::now() + o.warmup;
     let until = measure_from + o.duration;
     let timeout = o.timeout;
+    // `--rate` is for the whole run: each of the c threads sends at rate / c.
+    let pace = o.rate.map(|r| Duration::from_secs_f64(c as f64 / r));
     let mut handles = Vec::with_capacity(c);
     for i in 0..c {
         let req = Arc::clone(req);
         let h = thread::Builder::new()
             .name(format!("load-{i}"))
-            .spawn(move || client::worker(addr, &req, timeout, measure_from, until))
+            .spawn(move || client::worker(addr, &req, timeout, measure_from, until, pace))
             .map_err(|e| format!("cannot start load thread: {e}"))?;
         handles.push(h);
     }
@@ -482,6 +493,8 @@ mod tests {
     #[test]
     fn defaults_and_rejections() {
         let o = parse_args(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(o.rate, None);
+        assert_eq!(parse_args(&args("--rate 12.5")).map(|o| o.rate), Ok(Some(12.5)));
         assert_eq!(o.routes, ["/healthz"]);
         assert_eq!(o.concurrency, [16, 64]);
         assert!(matches!(&o.target, Target::Spawn(p) if p.ends_with("target/release/buildxpert")));
@@ -494,6 +507,9 @@ mod tests {
             "--token-field x",
             "--method HEAD",
             "--bogus",
+            "--rate 0",
+            "--rate fast",
+            "--seq-start -1",
         ] {
             assert!(parse_args(&args(bad)).is_err(), "{bad}");
         }

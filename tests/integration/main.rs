@@ -26,6 +26,7 @@ mod catalog;
 mod cli;
 mod compression;
 mod connections;
+mod crash_mixed;
 mod dispatch;
 mod docs_reference;
 mod enquiries;
