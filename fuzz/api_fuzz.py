@@ -47,7 +47,8 @@ class Server:
         # The fuzzer is one client sending thousands of requests: limits off, long-lived tokens.
         for k in ["API_PER_USER_PER_MINUTE", "LOGIN_PER_IP_PER_MINUTE", "SIGNUP_PER_IP_PER_HOUR",
                   "OTP_PER_PHONE_PER_HOUR", "CONTACT_PER_IP_PER_HOUR", "BOOKINGS_PER_USER_PER_HOUR",
-                  "PAYMENTS_PER_USER_PER_HOUR", "CALLS_PER_USER_PER_MINUTE", "MESSAGES_PER_USER_PER_MINUTE"]:
+                  "PAYMENTS_PER_USER_PER_HOUR", "CALLS_PER_USER_PER_MINUTE", "MESSAGES_PER_USER_PER_MINUTE",
+                  "ADMIN_PER_USER_PER_MINUTE", "CALL_SIGNALS_PER_MINUTE"]:
             env["BUILDXPERT_LIMITS__" + k] = "0"
         env["BUILDXPERT_AUTH__ACCESS_TTL_SECONDS"] = "86400"
         # Long-polls are clamped to this, so a generated `wait=` never outlasts the request timeout.
