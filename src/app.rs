@@ -79,7 +79,7 @@ impl App {
         db.set_after_commit(Box::new(move |committed| h.after_commit(committed)));
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let app = App {
-            hasher: Hasher::new(cores),
+            hasher: Hasher::with_queue(cores, config.auth.max_hash_queue as usize),
             keys,
             revoked,
             otp_key,

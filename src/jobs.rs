@@ -14,6 +14,11 @@ pub fn all(app: &App) -> Vec<Job<App>> {
             app.limiter.prune(LONGEST_WINDOW_SECS);
             Ok::<_, String>(())
         }),
+        // Argon2 memory (~19 MiB a slot) goes back to the OS once no password was hashed for a minute.
+        Job::new("hasher-trim", Duration::from_secs(60), |app: &App| {
+            app.hasher.trim(Duration::from_secs(60));
+            Ok::<_, String>(())
+        }),
         Job::new("idempotency-prune", Duration::from_secs(3600), crate::idempotency::prune),
         // The writer's own checkpoints run on commits; this one covers an idle writer and a WAL
         // left large by readers (it never waits for them).

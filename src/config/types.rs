@@ -81,6 +81,8 @@ pub struct Auth {
     pub jwt_secret: String,
     pub access_ttl_seconds: u32,
     pub refresh_ttl_days: u32,
+    /// Requests that may wait for a password-hash slot; past it 503 `unavailable` at once.
+    pub max_hash_queue: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
