@@ -38,7 +38,7 @@ pub struct Mine {
 pub fn mine(app: &App, p: &Principal, m: &Mine, page: &PageRequest) -> Result<Page<BookingView>, ApiError> {
     let column = if m.side == Role::Provider { "provider_id" } else { "customer_id" };
     let mut args: Vec<rusqlite::types::Value> = vec![p.user_id.clone().into()];
-    let mut sql = format!("SELECT {COLUMNS} FROM bookings WHERE {column} = ?1");
+    let mut sql = format!("SELECT {COLUMNS}, {} FROM bookings WHERE {column} = ?1", views::REFS);
     if !m.statuses.is_empty() {
         let mut marks = Vec::with_capacity(m.statuses.len());
         for st in &m.statuses {
@@ -52,7 +52,8 @@ pub fn mine(app: &App, p: &Principal, m: &Mine, page: &PageRequest) -> Result<Pa
     }
     sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", page.fetch()));
     app.db.read(|c| {
-        let rows = views::list(c, &sql, &args)?;
-        Ok(page.finish(rows, |b| (b.created_at, &b.id)).try_map(|b| views::view(c, &b))?)
+        // Two statements a page: the bookings with their names, then every item of the page.
+        let rows = views::list_with_refs(c, &sql, &args)?;
+        Ok(views::shape_page(c, page.finish(rows, |(b, _)| (b.created_at, &b.id)))?)
     })
 }

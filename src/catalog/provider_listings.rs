@@ -5,7 +5,7 @@
 use super::categories;
 use super::fields;
 use super::listing_input::{check_prices, clean, Errs, Fields};
-use super::listings::{find_own, load, rows, view, Listing, ROW_SELECT};
+use super::listings::{find_own, load, rows, view, view_all, Listing, ROW_SELECT};
 use crate::accounts::current_user;
 use crate::app::App;
 use crate::db::keyset;
@@ -173,8 +173,10 @@ pub fn list_own(app: &App, p: &Principal, page: &PageRequest) -> Result<Page<Lis
     }
     sql.push_str(&format!(" ORDER BY l.created_at DESC, l.id DESC LIMIT {}", page.fetch()));
     app.db.read(|c| {
+        // Two statements a page: the rows, then every price of the page.
         let found = rows(c, &sql, &args)?;
-        Ok(page.finish(found, |r| (r.created_at, &r.id)).try_map(|r| view(c, r, currency))?)
+        let page = page.finish(found, |r| (r.created_at, &r.id));
+        Ok(Page { items: view_all(c, page.items, currency)?, next_cursor: page.next_cursor })
     })
 }
 

@@ -25,7 +25,7 @@ pub fn list(app: &App, p: &Principal, unread: bool, page: &PageRequest) -> Resul
     }
     sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", page.fetch()));
     let rows: Vec<(NotificationView, i64)> = app.db.read(|c| {
-        let mut st = c.prepare(&sql)?;
+        let mut st = c.prepare_cached(&sql)?;
         let r = st.query_map(params_from_iter(args.iter()), |r| {
             let created: i64 = r.get(6)?;
             let data: String = r.get(4)?;
