@@ -150,6 +150,15 @@ pub fn list_with_refs(
     rows.collect()
 }
 
+/// Every item of the bookings whose ids `?1` lists (a JSON array), grouped by booking, in
+/// catalogue order.
+pub const ITEMS_OF_PAGE: &str =
+    "SELECT i.booking_id, i.sub_service_id, i.name, i.price, b.currency FROM json_each(?1) j
+     JOIN booking_items i ON i.booking_id = j.value
+     JOIN bookings b ON b.id = i.booking_id
+     LEFT JOIN sub_service_directory s ON s.id = i.sub_service_id
+     ORDER BY i.booking_id, COALESCE(s.position, 0), i.sub_service_id";
+
 /// Shapes a page of [`list_with_refs`] rows: every booking's items in one statement (the page's
 /// ids as a JSON array through `json_each`, each a primary-key range of `booking_items`).
 pub fn shape_page(c: &Connection, page: Page<(Booking, Refs)>) -> rusqlite::Result<Page<BookingView>> {
@@ -157,13 +166,7 @@ pub fn shape_page(c: &Connection, page: Page<(Booking, Refs)>) -> rusqlite::Resu
     if !page.items.is_empty() {
         let ids =
             serde_json::Value::from(page.items.iter().map(|(b, _)| b.id.as_str()).collect::<Vec<_>>()).to_string();
-        let mut st = c.prepare_cached(
-            "SELECT i.booking_id, i.sub_service_id, i.name, i.price, b.currency FROM json_each(?1) j
-             JOIN booking_items i ON i.booking_id = j.value
-             JOIN bookings b ON b.id = i.booking_id
-             LEFT JOIN sub_service_directory s ON s.id = i.sub_service_id
-             ORDER BY i.booking_id, COALESCE(s.position, 0), i.sub_service_id",
-        )?;
+        let mut st = c.prepare_cached(ITEMS_OF_PAGE)?;
         let rows = st.query_map([ids], |r| {
             let currency: String = r.get(4)?;
             Ok((

@@ -126,6 +126,11 @@ pub fn prices(c: &Connection, listing_id: &str, currency: &str) -> rusqlite::Res
     rows.collect()
 }
 
+/// The statement of [`prices_of`] (`?1`: the listing ids as a JSON array).
+pub const PRICES_OF: &str = "SELECT p.listing_id, s.id, s.name, p.price FROM json_each(?1) j
+     JOIN listing_prices p ON p.listing_id = j.value JOIN sub_services s ON s.id = p.sub_service_id
+     WHERE s.active = 1 ORDER BY p.listing_id, s.position, s.slug";
+
 /// [`prices`] of several listings in one statement (their ids as a JSON array through
 /// `json_each`, each a primary-key range of `listing_prices`).
 pub fn prices_of(
@@ -137,11 +142,7 @@ pub fn prices_of(
     if ids.is_empty() {
         return Ok(out);
     }
-    let mut st = c.prepare_cached(
-        "SELECT p.listing_id, s.id, s.name, p.price FROM json_each(?1) j
-         JOIN listing_prices p ON p.listing_id = j.value JOIN sub_services s ON s.id = p.sub_service_id
-         WHERE s.active = 1 ORDER BY p.listing_id, s.position, s.slug",
-    )?;
+    let mut st = c.prepare_cached(PRICES_OF)?;
     let rows = st.query_map([serde_json::Value::from(ids.to_vec()).to_string()], |r| {
         Ok((
             r.get::<_, String>(0)?,

@@ -108,7 +108,7 @@ const RANK: &str = "CAST(-bm25(listing_search, 1.0, 2.0, 4.0, 2.0) * 1000000 AS 
 
 /// The exact SQL and arguments of one page of a search at `now` (public so the query plan can be
 /// tested). Without `q`: newest first, `(created_at, id)` cursor. With `q`: the FTS5 index
-/// `listing_search` (`0015_listing_search.sql`), best bm25 rank first, ties by id; the cursor is
+/// `listing_search` (`0015_search_and_indexes.sql`), best bm25 rank first, ties by id; the cursor is
 /// `(rank, id)`, the rank an integer (bm25 × 10⁶), so a page follows on from the one before as
 /// long as the index is unchanged (an edit in between can move a listing across the cursor).
 /// Column 15 is the row's key for the cursor.
@@ -263,13 +263,19 @@ pub fn live(c: &Connection, id: &str, now: i64) -> rusqlite::Result<Option<LiveL
     .optional()
 }
 
+/// The statement `GET /listings/{id}` reads the listing with (`?1` now, `?2` the id; public so the
+/// query plan can be tested).
+pub fn detail_sql() -> String {
+    format!("{SELECT} WHERE l.id = ?2 AND {LIVE}")
+}
+
 /// `GET /listings/{id}`: a live listing, else 404.
 pub fn get(app: &App, id: &str) -> Result<PublicListingDetail, ApiError> {
     let currency = app.config.business.currency.as_str();
     let now = app.now_ms();
     app.db.read(|c| {
         let found = c
-            .prepare_cached(&format!("{SELECT} WHERE l.id = ?2 AND {LIVE}"))?
+            .prepare_cached(&detail_sql())?
             .query_row(rusqlite::params![now, id], |r| Ok((from_row(r, currency)?, r.get::<_, i64>(14)?)))
             .optional()?;
         let (listing, until) = found.ok_or_else(ApiError::not_found)?;

@@ -44,5 +44,6 @@ mod payment_gateways;
 mod payments;
 mod payments_crash;
 mod payments_gateways;
+mod query_plans;
 mod strict_json;
 mod system;

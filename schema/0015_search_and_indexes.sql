@@ -83,3 +83,7 @@ BEGIN
     WHERE rowid IN (SELECT l.rowid FROM listing_prices p JOIN listings l ON l.id = p.listing_id
                      WHERE p.sub_service_id = new.id);
 END;
+
+-- Owner: notify. `GET /notifications?unread=true` pages newest first through the unread ones only
+-- (the older `notifications_unread (user_id)` serves the unread count).
+CREATE INDEX notifications_unread_recent ON notifications (user_id, created_at, id) WHERE read_at IS NULL;
