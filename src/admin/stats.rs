@@ -11,7 +11,6 @@ use crate::payments::stats::PaymentDay;
 use crate::tz::BusinessTz;
 use crate::web::ApiError;
 use chrono::{Duration, NaiveDate};
-use rusqlite::Connection;
 use serde::Serialize;
 
 /// The longest range one request may ask for (a leap year).

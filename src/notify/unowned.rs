@@ -2,7 +2,7 @@
 //! the feature lands, move its kinds next to it as the other features keep theirs (payments keep
 //! theirs in `payments/notices.rs`, calls in `calls/notices.rs`).
 
-use super::{Category, Kind, Texts};
+use super::{Category, Kind};
 
 /// A marketing notice, texts in `data` (`title`, `body`); only for users who opted in.
 pub const MARKETING_OFFER: Kind =

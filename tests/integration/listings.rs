@@ -679,12 +679,12 @@ fn full_text_search_matches_ranks_follows_renames_and_refuses_no_syntax() {
     assert_eq!(search("LEAKS"), Vec::<String>::new(), "a word longer than any indexed one matches nothing");
     // Prefixes, accents folded, words anywhere, all words required.
     assert_eq!(search("lea"), [strong.clone(), weak.clone()]);
-    assert_eq!(search("ceil"), [painter.clone()]);
-    assert_eq!(search("anil"), [painter.clone()], "provider name");
-    assert_eq!(search("paint"), [painter.clone()], "category name");
-    assert_eq!(search("shower%20installation"), [weak.clone()], "sub-service name");
-    assert_eq!(search("leak%20geyser"), [weak.clone()], "every word must match");
-    assert_eq!(search("c%C3%A9iling"), [painter.clone()], "diacritics folded");
+    assert_eq!(search("ceil"), vec![painter.clone()]);
+    assert_eq!(search("anil"), vec![painter.clone()], "provider name");
+    assert_eq!(search("paint"), vec![painter.clone()], "category name");
+    assert_eq!(search("shower%20installation"), vec![weak.clone()], "sub-service name");
+    assert_eq!(search("leak%20geyser"), vec![weak.clone()], "every word must match");
+    assert_eq!(search("c%C3%A9iling"), vec![painter.clone()], "diacritics folded");
     // Keyset paging over the ranked order.
     let first = app.get("/api/v1/listings?q=leak&limit=1").json();
     assert_eq!(first["items"][0]["id"], strong.as_str());
@@ -695,7 +695,7 @@ fn full_text_search_matches_ranks_follows_renames_and_refuses_no_syntax() {
     // With the indexed filters too.
     assert_eq!(search("leak&category=painting"), Vec::<String>::new());
     let r = app.get("/api/v1/listings?q=walls&category=painting&city=pune");
-    assert_eq!(ids(&r), [painter.clone()]);
+    assert_eq!(ids(&r), vec![painter.clone()]);
 
     // Edits and renames reach the index.
     let r = app.call(
@@ -705,11 +705,11 @@ fn full_text_search_matches_ranks_follows_renames_and_refuses_no_syntax() {
         Some(json!({"description": "Waterproofing terraces"})),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(search("leak"), [strong.clone()]);
-    assert_eq!(search("waterproof"), [weak.clone()]);
+    assert_eq!(search("leak"), vec![strong.clone()]);
+    assert_eq!(search("waterproof"), vec![weak.clone()]);
     let r = app.call("PATCH", "/api/v1/me", Some(&p1.access), Some(json!({"fullName": "Zubin Mehta"})));
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(search("zubin"), [strong.clone()], "provider renamed");
+    assert_eq!(search("zubin"), vec![strong.clone()], "provider renamed");
     let r = app.call(
         "PATCH",
         "/api/v1/admin/categories/cat_painting",
@@ -717,8 +717,8 @@ fn full_text_search_matches_ranks_follows_renames_and_refuses_no_syntax() {
         Some(json!({"name": "Colourwork"})),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(search("colourw"), [painter.clone()], "category renamed");
-    assert_eq!(search("painting"), [painter.clone()], "still the sub-service 'Room painting'");
+    assert_eq!(search("colourw"), vec![painter.clone()], "category renamed");
+    assert_eq!(search("painting"), vec![painter.clone()], "still the sub-service 'Room painting'");
     let r = app.call(
         "PATCH",
         "/api/v1/admin/categories/cat_plumber",
@@ -726,7 +726,7 @@ fn full_text_search_matches_ranks_follows_renames_and_refuses_no_syntax() {
         Some(json!({"subServices": [{"id": "sub_plumber_tap-installation", "name": "Faucet fitting"}]})),
     );
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(search("faucet"), [strong.clone()], "sub-service renamed");
+    assert_eq!(search("faucet"), vec![strong.clone()], "sub-service renamed");
     assert_eq!(search("tap"), Vec::<String>::new());
     // Hidden listings stay out: a blocked provider.
     exec(&app, "UPDATE users SET blocked = 1 WHERE id = ?1", &[&p3.user_id]);
@@ -766,8 +766,8 @@ fn full_text_search_matches_ranks_follows_renames_and_refuses_no_syntax() {
     }
     assert_eq!(search("NEAR(leak%20pipe)"), Vec::<String>::new(), "operators are plain words: 'near' is in no listing");
     assert_eq!(search("(leak)%20AND%20%22pipe"), Vec::<String>::new(), "'and' is a word too");
-    assert_eq!(search("leak%20-pipe"), [strong.clone()], "no NOT: both words required");
-    assert_eq!(search("leak*"), [strong.clone()]);
+    assert_eq!(search("leak%20-pipe"), vec![strong.clone()], "no NOT: both words required");
+    assert_eq!(search("leak*"), vec![strong.clone()]);
     assert_eq!(search("description:leak"), Vec::<String>::new(), "no column filter: 'description' is a word");
     assert_eq!(search("(((("), Vec::<String>::new());
     assert_eq!(scalar(&app, "SELECT COUNT(*) FROM listings", &[]), 3, "nothing changed");

@@ -94,7 +94,7 @@ fn hot_reads_are_served_by_indexes() {
     // The batched second statements of a page, and the detail reads.
     assert_indexed(
         "booking items of a page",
-        &plan(&app, buildxpert::bookings::views::ITEMS_OF_PAGE, &[ids.clone()]),
+        &plan(&app, buildxpert::bookings::views::ITEMS_OF_PAGE, std::slice::from_ref(&ids)),
         true,
     );
     assert_indexed("prices of a page", &plan(&app, buildxpert::catalog::listings::PRICES_OF, &[ids]), true);
