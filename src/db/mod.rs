@@ -96,7 +96,7 @@ impl Default for DbOptions {
             statement_timeout: Duration::ZERO,
             wal_checkpoint_pages: 1000,
             wal_max_bytes: 64 << 20,
-            cache_size_kib: 8192,
+            cache_size_kib: 2048,
             mmap_size_mb: 64,
         }
     }
