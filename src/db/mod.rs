@@ -97,7 +97,7 @@ impl Default for DbOptions {
             wal_checkpoint_pages: 1000,
             wal_max_bytes: 64 << 20,
             cache_size_kib: 2048,
-            mmap_size_mb: 64,
+            mmap_size_mb: 0,
         }
     }
 }
