@@ -57,9 +57,16 @@ impl App {
     /// Opens the database (applying migrations) and builds every shared service.
     pub fn build(config: Config, clock: Arc<dyn Clock>) -> Result<(App, Vec<Applied>), String> {
         let readers = config.server.workers.clamp(4, 32);
-        let (db, applied) =
-            Db::open(&config.database_path(), readers, Duration::from_millis(config.database.statement_timeout_ms))
-                .map_err(|e| e.to_string())?;
+        let d = &config.database;
+        let options = crate::db::DbOptions {
+            readers,
+            statement_timeout: Duration::from_millis(d.statement_timeout_ms),
+            wal_checkpoint_pages: d.wal_checkpoint_pages,
+            wal_max_bytes: d.wal_max_bytes,
+            cache_size_kib: d.cache_size_kib,
+            mmap_size_mb: d.mmap_size_mb,
+        };
+        let (db, applied) = Db::open_with(&config.database_path(), options).map_err(|e| e.to_string())?;
         let outbound = Outbound::new(clock.clone(), Duration::from_secs(5), Duration::from_secs(15));
         let secret = crate::secrets::load_or_create(&config.auth.jwt_secret, &config.server.data_dir, "jwt_secret")?;
         let keys =
@@ -72,7 +79,7 @@ impl App {
         db.set_after_commit(Box::new(move |committed| h.after_commit(committed)));
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let app = App {
-            hasher: Hasher::new(cores),
+            hasher: Hasher::with_queue(cores, config.auth.max_hash_queue as usize),
             keys,
             revoked,
             otp_key,

@@ -14,7 +14,15 @@ pub fn all(app: &App) -> Vec<Job<App>> {
             app.limiter.prune(LONGEST_WINDOW_SECS);
             Ok::<_, String>(())
         }),
+        // Argon2 memory (~19 MiB a slot) goes back to the OS once no password was hashed for a minute.
+        Job::new("hasher-trim", Duration::from_secs(60), |app: &App| {
+            app.hasher.trim(Duration::from_secs(60));
+            Ok::<_, String>(())
+        }),
         Job::new("idempotency-prune", Duration::from_secs(3600), crate::idempotency::prune),
+        // The writer's own checkpoints run on commits; this one covers an idle writer and a WAL
+        // left large by readers (it never waits for them).
+        Job::new("db-checkpoint", Duration::from_secs(30), |app: &App| app.db.checkpoint_passive().map(|_| ())),
         Job::new("db-optimize", Duration::from_secs(3600), |app: &App| {
             // Maintenance: exempt from `database.statement_timeout_ms`.
             app.db.write_unbounded(|tx| tx.execute_batch("PRAGMA optimize;").map_err(crate::db::DbError::from))

@@ -48,9 +48,9 @@ pub fn login(app: &App, ctx: &Ctx, b: LoginBody, device: &str) -> Result<Tokens,
         return Err(lockout::locked(until, now));
     }
     let ok = match &user {
-        Some(u) => app.hasher.verify(&b.password, &u.password_hash),
+        Some(u) => app.hasher.try_verify(&b.password, &u.password_hash)?,
         None => {
-            app.hasher.verify_dummy(&b.password);
+            app.hasher.try_verify_dummy(&b.password)?;
             false
         }
     };
@@ -234,7 +234,7 @@ pub fn reset(app: &App, ctx: &Ctx, b: ResetBody) -> Result<(), ApiError> {
         .hit(&format!("verify:{}", ctx.client_ip), Limit::per_minute(app.config.limits.login_per_ip_per_minute))
         .check()?;
     let phone = phone.as_str().to_string();
-    let hash = app.hasher.hash(&b.new_password);
+    let hash = app.hasher.try_hash(&b.new_password)?;
     let now = app.now_ms();
     let ip = ctx.client_ip.to_string();
     let ended = app.db.write(|tx| {
@@ -275,7 +275,7 @@ pub fn change(app: &App, ctx: &Ctx, p: &Principal, b: ChangeBody) -> Result<(), 
     let attempt = Attempt { phone: &user.phone, role: user.role, ip: &ip };
     let now = app.now_ms();
     app.db.read(|c| lockout::check_address(c, &attempt, now))?;
-    if !app.hasher.verify(&b.current_password, &user.password_hash) {
+    if !app.hasher.try_verify(&b.current_password, &user.password_hash)? {
         // A stolen access token must not become an unlimited password oracle.
         app.db.write(|tx| {
             let in_row = lockout::failed(tx, &attempt, now)?;
@@ -285,7 +285,7 @@ pub fn change(app: &App, ctx: &Ctx, p: &Principal, b: ChangeBody) -> Result<(), 
         })?;
         return Err(ApiError::field("currentPassword", "is incorrect"));
     }
-    let hash = app.hasher.hash(&b.new_password);
+    let hash = app.hasher.try_hash(&b.new_password)?;
     let ended = app.db.write(|tx| {
         tx.execute("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1", params![user.id, hash, now])?;
         let ended = sessions::revoke_all(tx, &user.id, Some(&p.session_id), "password_changed", now)?;

@@ -169,16 +169,16 @@ pub fn export(app: &App, ctx: &Ctx, p: &Principal) -> Result<Export, ApiError> {
         audit::log(tx, app, ctx, Some((&user.id, user.role)), "account.exported", Some(&user.id), json!({}))?;
         Ok::<_, ApiError>(())
     })?;
-    app.db.read(|c| {
-        let snap = c.unchecked_transaction()?;
-        let user = current_user(&snap, &p.user_id)?;
+    // One snapshot: every `app.db.read` call runs in one read transaction.
+    app.db.read(|snap| {
+        let user = current_user(snap, &p.user_id)?;
         Ok(Export {
             exported_at: rfc3339(now),
-            addresses: addresses::list(&snap, &user.id)?,
-            devices: devices::list(&snap, &user.id)?,
-            notification_settings: settings::load(&snap, &user.id)?,
-            sessions: session_records(&snap, &user.id)?,
-            audit_log: audit_records(&snap, &user.id)?,
+            addresses: addresses::list(snap, &user.id)?,
+            devices: devices::list(snap, &user.id)?,
+            notification_settings: settings::load(snap, &user.id)?,
+            sessions: session_records(snap, &user.id)?,
+            audit_log: audit_records(snap, &user.id)?,
             user: user.view(),
         })
     })

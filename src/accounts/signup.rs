@@ -110,7 +110,7 @@ pub fn signup(app: &App, ctx: &Ctx, b: SignupBody) -> Result<(), ApiError> {
     app.limiter.hit(&format!("signup:{}", ctx.client_ip), Limit::per_hour(l.signup_per_ip_per_hour)).check()?;
     let phone = v.phone.as_str().to_string();
     app.limiter.hit(&format!("otp:{phone}"), Limit::per_hour(l.otp_per_phone_per_hour)).check()?;
-    let hash = app.hasher.hash(&b.password);
+    let hash = app.hasher.try_hash(&b.password)?;
     let now = app.now_ms();
     let ip = ctx.client_ip.to_string();
     let code = app.db.write(|tx| {

@@ -53,15 +53,15 @@ fn where_clause(f: &Filter, sql: &mut String, args: &mut Vec<Value>) {
 /// `GET /admin/bookings`: newest first, the list shape of `GET /bookings`.
 pub fn list(app: &App, f: &Filter, page: &PageRequest) -> Result<Page<BookingView>, ApiError> {
     let mut args: Vec<Value> = Vec::new();
-    let mut sql = format!("SELECT {COLUMNS} FROM bookings WHERE 1 = 1");
+    let mut sql = format!("SELECT {COLUMNS}, {} FROM bookings WHERE 1 = 1", views::REFS);
     where_clause(f, &mut sql, &mut args);
     if let Some((at, id)) = &page.after {
         keyset::push_before(&mut sql, &mut args, "created_at", "id", *at, id.clone());
     }
     sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", page.fetch()));
     app.db.read(|c| {
-        let rows = views::list(c, &sql, &args)?;
-        Ok(page.finish(rows, |b| (b.created_at, &b.id)).try_map(|b| views::view(c, &b))?)
+        let rows = views::list_with_refs(c, &sql, &args)?;
+        Ok(views::shape_page(c, page.finish(rows, |(b, _)| (b.created_at, &b.id)))?)
     })
 }
 
@@ -95,7 +95,7 @@ pub fn export(
 ) -> Result<(), ApiError> {
     let mut rows = 0u64;
     let mut args: Vec<Value> = Vec::new();
-    let mut sql = format!("SELECT {COLUMNS} FROM bookings WHERE 1 = 1");
+    let mut sql = format!("SELECT {COLUMNS}, {} FROM bookings WHERE 1 = 1", views::REFS);
     where_clause(f, &mut sql, &mut args);
     sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {max}"));
     app.db.read(|c| {

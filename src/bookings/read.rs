@@ -36,9 +36,19 @@ pub struct Mine {
 /// `bookings_customer` / `bookings_provider` `(<party>_id, created_at, id)`, which give the page in
 /// order from the cursor on.
 pub fn mine(app: &App, p: &Principal, m: &Mine, page: &PageRequest) -> Result<Page<BookingView>, ApiError> {
+    let (sql, args) = mine_sql(&p.user_id, m, page);
+    app.db.read(|c| {
+        // Two statements a page: the bookings with their names, then every item of the page.
+        let rows = views::list_with_refs(c, &sql, &args)?;
+        Ok(views::shape_page(c, page.finish(rows, |(b, _)| (b.created_at, &b.id)))?)
+    })
+}
+
+/// The SQL and arguments of one page of [`mine`] (public so the query plan can be tested).
+pub fn mine_sql(user_id: &str, m: &Mine, page: &PageRequest) -> (String, Vec<rusqlite::types::Value>) {
     let column = if m.side == Role::Provider { "provider_id" } else { "customer_id" };
-    let mut args: Vec<rusqlite::types::Value> = vec![p.user_id.clone().into()];
-    let mut sql = format!("SELECT {COLUMNS} FROM bookings WHERE {column} = ?1");
+    let mut args: Vec<rusqlite::types::Value> = vec![user_id.to_string().into()];
+    let mut sql = format!("SELECT {COLUMNS}, {} FROM bookings WHERE {column} = ?1", views::REFS);
     if !m.statuses.is_empty() {
         let mut marks = Vec::with_capacity(m.statuses.len());
         for st in &m.statuses {
@@ -51,8 +61,5 @@ pub fn mine(app: &App, p: &Principal, m: &Mine, page: &PageRequest) -> Result<Pa
         keyset::push_before(&mut sql, &mut args, "created_at", "id", *at, id.clone());
     }
     sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", page.fetch()));
-    app.db.read(|c| {
-        let rows = views::list(c, &sql, &args)?;
-        Ok(page.finish(rows, |b| (b.created_at, &b.id)).try_map(|b| views::view(c, &b))?)
-    })
+    (sql, args)
 }

@@ -116,7 +116,7 @@ pub struct Listing {
 
 /// A listing's prices for its category's active sub-services, in sub-service order.
 pub fn prices(c: &Connection, listing_id: &str, currency: &str) -> rusqlite::Result<Vec<PricedSubService>> {
-    let mut st = c.prepare(
+    let mut st = c.prepare_cached(
         "SELECT s.id, s.name, p.price FROM listing_prices p JOIN sub_services s ON s.id = p.sub_service_id
          WHERE p.listing_id = ?1 AND s.active = 1 ORDER BY s.position, s.slug",
     )?;
@@ -126,9 +126,55 @@ pub fn prices(c: &Connection, listing_id: &str, currency: &str) -> rusqlite::Res
     rows.collect()
 }
 
+/// The statement of [`prices_of`] (`?1`: the listing ids as a JSON array).
+pub const PRICES_OF: &str = "SELECT p.listing_id, s.id, s.name, p.price FROM json_each(?1) j
+     JOIN listing_prices p ON p.listing_id = j.value JOIN sub_services s ON s.id = p.sub_service_id
+     WHERE s.active = 1 ORDER BY p.listing_id, s.position, s.slug";
+
+/// [`prices`] of several listings in one statement (their ids as a JSON array through
+/// `json_each`, each a primary-key range of `listing_prices`).
+pub fn prices_of(
+    c: &Connection,
+    ids: &[&str],
+    currency: &str,
+) -> rusqlite::Result<std::collections::HashMap<String, Vec<PricedSubService>>> {
+    let mut out: std::collections::HashMap<String, Vec<PricedSubService>> = std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let mut st = c.prepare_cached(PRICES_OF)?;
+    let rows = st.query_map([serde_json::Value::from(ids.to_vec()).to_string()], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            PricedSubService { id: r.get(1)?, name: r.get(2)?, price: Money::new(r.get(3)?, currency) },
+        ))
+    })?;
+    for row in rows {
+        let (id, price) = row?;
+        out.entry(id).or_default().push(price);
+    }
+    Ok(out)
+}
+
 pub fn view(c: &Connection, row: ListingRow, currency: &str) -> rusqlite::Result<Listing> {
     let sub_services = prices(c, &row.id, currency)?;
-    Ok(Listing {
+    Ok(shape(row, sub_services, currency))
+}
+
+/// A page of listing rows, shaped: two statements (the rows, then every price of the page).
+pub fn view_all(c: &Connection, rows: Vec<ListingRow>, currency: &str) -> rusqlite::Result<Vec<Listing>> {
+    let mut prices = prices_of(c, &rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), currency)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let p = prices.remove(&r.id).unwrap_or_default();
+            shape(r, p, currency)
+        })
+        .collect())
+}
+
+fn shape(row: ListingRow, sub_services: Vec<PricedSubService>, currency: &str) -> Listing {
+    Listing {
         sub_services,
         price_from: Money::new(row.price_from, currency),
         rating: Rating::new(row.rating_sum, row.rating_count),
@@ -143,12 +189,13 @@ pub fn view(c: &Connection, row: ListingRow, currency: &str) -> rusqlite::Result
         city: row.city,
         state: row.state,
         address: row.address,
-    })
+    }
 }
 
 /// A listing that is not deleted (any owner).
 pub fn find(c: &Connection, id: &str) -> rusqlite::Result<Option<ListingRow>> {
-    c.query_row(&format!("{ROW_SELECT} WHERE l.id = ?1 AND l.deleted_at IS NULL"), [id], ListingRow::from_row)
+    c.prepare_cached(&format!("{ROW_SELECT} WHERE l.id = ?1 AND l.deleted_at IS NULL"))?
+        .query_row([id], ListingRow::from_row)
         .optional()
 }
 
@@ -166,7 +213,7 @@ pub fn load(c: &Connection, id: &str, currency: &str) -> Result<Listing, ApiErro
 /// The rows of a listing query (`{ROW_SELECT} WHERE ...`).
 pub fn rows(c: &Connection, sql: &str, args: &[SqlValue]) -> rusqlite::Result<Vec<ListingRow>> {
     debug_assert!(sql.starts_with(ROW_SELECT));
-    let mut st = c.prepare(sql)?;
+    let mut st = c.prepare_cached(sql)?;
     let rows = st.query_map(params_from_iter(args.iter()), ListingRow::from_row)?;
     rows.collect()
 }

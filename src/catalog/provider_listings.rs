@@ -5,7 +5,7 @@
 use super::categories;
 use super::fields;
 use super::listing_input::{check_prices, clean, Errs, Fields};
-use super::listings::{find_own, load, rows, view, Listing, ROW_SELECT};
+use super::listings::{find_own, load, rows, view, view_all, Listing, ROW_SELECT};
 use crate::accounts::current_user;
 use crate::app::App;
 use crate::db::keyset;
@@ -166,16 +166,24 @@ pub fn get_own(app: &App, p: &Principal, id: &str) -> Result<Listing, ApiError> 
 /// `GET /provider/listings`: the provider's listings (not deleted), newest first.
 pub fn list_own(app: &App, p: &Principal, page: &PageRequest) -> Result<Page<Listing>, ApiError> {
     let currency = app.config.business.currency.as_str();
+    let (sql, args) = own_sql(&p.user_id, page);
+    app.db.read(|c| {
+        // Two statements a page: the rows, then every price of the page.
+        let found = rows(c, &sql, &args)?;
+        let page = page.finish(found, |r| (r.created_at, &r.id));
+        Ok(Page { items: view_all(c, page.items, currency)?, next_cursor: page.next_cursor })
+    })
+}
+
+/// The SQL and arguments of one page of [`list_own`] (public so the query plan can be tested).
+pub fn own_sql(provider_id: &str, page: &PageRequest) -> (String, Vec<rusqlite::types::Value>) {
     let mut sql = format!("{ROW_SELECT} WHERE l.provider_id = ?1 AND l.deleted_at IS NULL");
-    let mut args: Vec<rusqlite::types::Value> = vec![p.user_id.clone().into()];
+    let mut args: Vec<rusqlite::types::Value> = vec![provider_id.to_string().into()];
     if let Some((at, id)) = &page.after {
         keyset::push_before(&mut sql, &mut args, "l.created_at", "l.id", *at, id.clone());
     }
     sql.push_str(&format!(" ORDER BY l.created_at DESC, l.id DESC LIMIT {}", page.fetch()));
-    app.db.read(|c| {
-        let found = rows(c, &sql, &args)?;
-        Ok(page.finish(found, |r| (r.created_at, &r.id)).try_map(|r| view(c, r, currency))?)
-    })
+    (sql, args)
 }
 
 /// `DELETE /provider/listings/{id}`: 409 `has_open_bookings` while any booking of it is pending,

@@ -12,7 +12,7 @@ use super::{categories, fields};
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::db::keyset;
-use crate::web::page::{like_pattern, Page, PageRequest};
+use crate::web::page::{Page, PageRequest};
 use crate::web::ApiError;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
@@ -86,39 +86,74 @@ fn from_row(r: &Row, currency: &str) -> rusqlite::Result<PublicListing> {
     })
 }
 
+/// The FTS5 query for the user's `q`: every word (a run of letters and digits; everything else
+/// separates words, so quotes, operators, `*`, `NEAR`, parentheses and column filters are never
+/// syntax) as a quoted prefix term, all of them required. None when `q` has no word.
+pub fn fts_query(q: &str) -> Option<String> {
+    let words: Vec<String> = q
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(MAX_TERMS)
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// Words of `q` searched at most (the rest are ignored).
+const MAX_TERMS: usize = 16;
+
+/// The bm25 weights of the indexed columns (description, provider, category, services) and the
+/// scale that turns the score into the integer the keyset cursor holds.
+const RANK: &str = "CAST(-bm25(listing_search, 1.0, 2.0, 4.0, 2.0) * 1000000 AS INTEGER)";
+
 /// The exact SQL and arguments of one page of a search at `now` (public so the query plan can be
-/// tested).
+/// tested). Without `q`: newest first, `(created_at, id)` cursor. With `q`: the FTS5 index
+/// `listing_search` (`0015_search_and_indexes.sql`), best bm25 rank first, ties by id; the cursor is
+/// `(rank, id)`, the rank an integer (bm25 × 10⁶), so a page follows on from the one before as
+/// long as the index is unchanged (an edit in between can move a listing across the cursor).
+/// Column 15 is the row's key for the cursor.
 pub fn build(f: &Filter, page: &PageRequest, now: i64) -> (String, Vec<SqlValue>) {
-    let mut sql = format!("{SELECT} WHERE {LIVE}");
     let mut args: Vec<SqlValue> = vec![now.into()];
+    let mut filters = String::new();
     let eq = |col: &str, v: &Option<String>, sql: &mut String, args: &mut Vec<SqlValue>| {
         if let Some(v) = v {
             args.push(v.clone().into());
             sql.push_str(&format!(" AND {col} = ?{}", args.len()));
         }
     };
-    eq("l.category_id", &f.category_id, &mut sql, &mut args);
-    eq("l.city_key", &f.city_key, &mut sql, &mut args);
-    eq("l.state_key", &f.state_key, &mut sql, &mut args);
-    if let Some(q) = &f.q {
-        // A substring match (LIKE is case-insensitive for ASCII; wildcards in `q` are escaped) over
-        // the rows the indexed filters leave. Good enough for a small operator's catalogue; an FTS5
-        // index is the upgrade when listings grow into the tens of thousands.
-        args.push(like_pattern(q).into());
-        let n = args.len();
-        sql.push_str(&format!(
-            " AND (l.description LIKE ?{n} ESCAPE '\\' OR u.full_name LIKE ?{n} ESCAPE '\\' OR c.name LIKE ?{n} ESCAPE '\\')"
-        ));
+    eq("l.category_id", &f.category_id, &mut filters, &mut args);
+    eq("l.city_key", &f.city_key, &mut filters, &mut args);
+    eq("l.state_key", &f.state_key, &mut filters, &mut args);
+    let Some(q) = &f.q else {
+        let select = SELECT.replacen(" FROM listings l ", ", l.created_at FROM listings l ", 1);
+        let mut sql = format!("{select} WHERE {LIVE}{filters}");
+        if let Some((at, id)) = &page.after {
+            keyset::push_before(&mut sql, &mut args, "l.created_at", "l.id", *at, id.clone());
+        }
+        sql.push_str(&format!(" ORDER BY l.created_at DESC, l.id DESC LIMIT {}", page.fetch()));
+        return (sql, args);
+    };
+    match fts_query(q) {
+        Some(m) => args.push(m.into()),
+        None => filters.push_str(" AND 0"),
     }
+    let m = args.len();
+    let inner = SELECT.replacen("SELECT l.id,", "SELECT l.id AS lid,", 1).replacen(
+        " FROM listings l ",
+        &format!(", {RANK} AS rk FROM listing_search JOIN listings l ON l.rowid = listing_search.rowid "),
+        1,
+    );
+    let matched = if filters.ends_with(" AND 0") { String::new() } else { format!(" AND listing_search MATCH ?{m}") };
+    let mut sql = format!("SELECT * FROM ({inner} WHERE {LIVE}{matched}{filters}) WHERE 1");
     if let Some((at, id)) = &page.after {
-        keyset::push_before(&mut sql, &mut args, "l.created_at", "l.id", *at, id.clone());
+        keyset::push_before(&mut sql, &mut args, "rk", "lid", *at, id.clone());
     }
-    sql.push_str(&format!(" ORDER BY l.created_at DESC, l.id DESC LIMIT {}", page.fetch()));
+    sql.push_str(&format!(" ORDER BY rk DESC, lid DESC LIMIT {}", page.fetch()));
     (sql, args)
 }
 
-/// `GET /listings`: live listings matching `s`, newest first. The category slug is matched
-/// case-insensitively; an unknown one simply matches nothing.
+/// `GET /listings`: live listings matching `s`, newest first (ranked by relevance with `q`). The
+/// category slug is matched case-insensitively; an unknown one simply matches nothing.
 pub fn search(app: &App, s: &Search, page: &PageRequest) -> Result<Page<PublicListing>, ApiError> {
     let currency = app.config.business.currency.as_str();
     let now = app.now_ms();
@@ -128,6 +163,9 @@ pub fn search(app: &App, s: &Search, page: &PageRequest) -> Result<Page<PublicLi
         state_key: s.state.as_deref().map(fields::key),
         q: s.q.clone(),
     };
+    if f.q.as_deref().is_some_and(|q| fts_query(q).is_none()) {
+        return Ok(Page { items: Vec::new(), next_cursor: None });
+    }
     app.db.read(|c| {
         if let Some(slug) = &s.category {
             match categories::find_by_slug(c, &slug.to_ascii_lowercase())? {
@@ -139,8 +177,10 @@ pub fn search(app: &App, s: &Search, page: &PageRequest) -> Result<Page<PublicLi
         // Cached: a search takes one of a few shapes (filters given, cursor or not, limit), and
         // its providers are joined through a view that costs a little to expand at each prepare.
         let mut st = c.prepare_cached(&sql)?;
-        let rows = st.query_map(params_from_iter(args.iter()), |r| from_row(r, currency))?;
-        Ok(page.finish(rows.collect::<Result<Vec<_>, _>>()?, |r| (r.created_at, &r.id)))
+        let rows =
+            st.query_map(params_from_iter(args.iter()), |r| Ok((from_row(r, currency)?, r.get::<_, i64>(15)?)))?;
+        let page = page.finish(rows.collect::<Result<Vec<_>, _>>()?, |(r, key)| (*key, &r.id));
+        Ok(Page { items: page.items.into_iter().map(|(r, _)| r).collect(), next_cursor: page.next_cursor })
     })
 }
 
@@ -223,13 +263,19 @@ pub fn live(c: &Connection, id: &str, now: i64) -> rusqlite::Result<Option<LiveL
     .optional()
 }
 
+/// The statement `GET /listings/{id}` reads the listing with (`?1` now, `?2` the id; public so the
+/// query plan can be tested).
+pub fn detail_sql() -> String {
+    format!("{SELECT} WHERE l.id = ?2 AND {LIVE}")
+}
+
 /// `GET /listings/{id}`: a live listing, else 404.
 pub fn get(app: &App, id: &str) -> Result<PublicListingDetail, ApiError> {
     let currency = app.config.business.currency.as_str();
     let now = app.now_ms();
     app.db.read(|c| {
         let found = c
-            .prepare_cached(&format!("{SELECT} WHERE l.id = ?2 AND {LIVE}"))?
+            .prepare_cached(&detail_sql())?
             .query_row(rusqlite::params![now, id], |r| Ok((from_row(r, currency)?, r.get::<_, i64>(14)?)))
             .optional()?;
         let (listing, until) = found.ok_or_else(ApiError::not_found)?;

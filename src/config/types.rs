@@ -64,6 +64,15 @@ pub struct Database {
     pub min_free_disk_mb: u64,
     /// Bound on each `Db::read` / `Db::write` call's statements; 0: none.
     pub statement_timeout_ms: u64,
+    /// The writer's automatic PASSIVE checkpoint runs once the WAL holds this many pages; 0: off.
+    pub wal_checkpoint_pages: u32,
+    /// The WAL's bound: truncated to this after checkpoints, and a commit past it tries a TRUNCATE
+    /// checkpoint; 0: no bound.
+    pub wal_max_bytes: u64,
+    /// Each connection's SQLite page cache, KiB.
+    pub cache_size_kib: u32,
+    /// Memory-mapped reads of the database file, MiB; 0: off.
+    pub mmap_size_mb: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -72,6 +81,8 @@ pub struct Auth {
     pub jwt_secret: String,
     pub access_ttl_seconds: u32,
     pub refresh_ttl_days: u32,
+    /// Requests that may wait for a password-hash slot; past it 503 `unavailable` at once.
+    pub max_hash_queue: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -362,6 +373,17 @@ impl Config {
             }
         }
         http_url("server.public_url", &s.public_url)?;
+        if self.database.cache_size_kib < 64 || self.database.cache_size_kib > 4 * 1024 * 1024 {
+            return Err(ConfigError("`database.cache_size_kib` must be between 64 and 4194304".into()));
+        }
+        if self.database.mmap_size_mb > 65_536 {
+            return Err(ConfigError("`database.mmap_size_mb` must be at most 65536; 0 disables it".into()));
+        }
+        if self.database.wal_max_bytes != 0 && self.database.wal_max_bytes < 64 * 1024 {
+            return Err(ConfigError(
+                "`database.wal_max_bytes` must be at least 65536; 0 leaves the WAL unbounded".into(),
+            ));
+        }
         if self.database.statement_timeout_ms > 600_000 {
             return Err(ConfigError(
                 "`database.statement_timeout_ms` must be at most 600000 (10 minutes); 0 disables it".into(),

@@ -23,6 +23,10 @@ use std::time::Duration;
 /// How long a statement waits for a lock held by another process (backup, admin CLI).
 const BUSY_TIMEOUT_MS: u32 = 5_000;
 
+/// How long a checkpoint while serving waits for readers to leave the WAL before settling for a
+/// PASSIVE one (readers hold a snapshot for one short `Db::read` call).
+pub const CHECKPOINT_WAIT: Duration = Duration::from_millis(10);
+
 #[derive(Debug)]
 pub enum DbError {
     Sqlite(rusqlite::Error),
@@ -65,16 +69,85 @@ impl From<std::io::Error> for DbError {
     }
 }
 
+/// How the connections are sized and how the WAL is kept small (`[database]` in the config).
+#[derive(Debug, Clone, Copy)]
+pub struct DbOptions {
+    /// Read-only connections in the pool.
+    pub readers: u32,
+    /// `database.statement_timeout_ms`; zero: unbounded.
+    pub statement_timeout: Duration,
+    /// `database.wal_checkpoint_pages`: the writer runs a PASSIVE checkpoint once the WAL holds
+    /// this many pages (SQLite's `wal_autocheckpoint`); 0 disables the automatic one.
+    pub wal_checkpoint_pages: u32,
+    /// `database.wal_max_bytes`: the WAL is truncated to this after a checkpoint
+    /// (`journal_size_limit`), and a commit that leaves it larger tries a TRUNCATE checkpoint
+    /// (without waiting for readers); 0: no bound.
+    pub wal_max_bytes: u64,
+    /// `database.cache_size_kib`: each connection's page cache.
+    pub cache_size_kib: u32,
+    /// `database.mmap_size_mb`: memory-mapped reads of the database file; 0: off.
+    pub mmap_size_mb: u32,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            readers: 2,
+            statement_timeout: Duration::ZERO,
+            wal_checkpoint_pages: 1000,
+            wal_max_bytes: 64 << 20,
+            cache_size_kib: 2048,
+            mmap_size_mb: 0,
+        }
+    }
+}
+
 /// Pragmas every connection gets; busy_timeout first so the others wait instead of failing.
-fn common_pragmas(c: &Connection) -> rusqlite::Result<()> {
+fn common_pragmas(c: &Connection, o: &DbOptions) -> rusqlite::Result<()> {
     c.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
     c.pragma_update(None, "foreign_keys", "ON")?;
     c.pragma_update(None, "temp_store", "MEMORY")?;
+    // Negative: KiB rather than pages.
+    c.pragma_update(None, "cache_size", -i64::from(o.cache_size_kib.max(64)))?;
+    c.query_row(&format!("PRAGMA mmap_size = {}", u64::from(o.mmap_size_mb) << 20), [], |_| Ok(())).or_else(
+        |e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(()),
+            e => Err(e),
+        },
+    )?;
     Ok(())
+}
+
+/// What one checkpoint did: `PRAGMA wal_checkpoint`'s row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckpointResult {
+    /// Readers (or another checkpointer) kept it from completing: it ran as a PASSIVE one.
+    pub busy: bool,
+    /// Frames in the WAL.
+    pub log_frames: i64,
+    /// Frames moved into the database file.
+    pub checkpointed_frames: i64,
+}
+
+/// Checkpoint counters `/metrics` shows.
+#[derive(Debug, Default)]
+pub struct CheckpointStats {
+    pub total: AtomicU64,
+    pub busy_total: AtomicU64,
+    pub failed_total: AtomicU64,
+    pub last_busy: AtomicU64,
+    pub last_log_frames: AtomicU64,
+    pub last_checkpointed_frames: AtomicU64,
+    /// WAL bytes at the last commit-triggered attempt (so a busy one is not retried every commit).
+    attempted_at: AtomicU64,
 }
 
 /// Opens a read-write connection with the appliance's pragmas (WAL, synchronous=NORMAL).
 pub fn open_writer(path: &Path) -> Result<Connection, DbError> {
+    open_writer_with(path, &DbOptions::default())
+}
+
+fn open_writer_with(path: &Path, o: &DbOptions) -> Result<Connection, DbError> {
     // 0600 before SQLite sees it: SQLite copies the database's mode to its -wal and -shm files.
     crate::files::private_file(path).map_err(|e| DbError::Io(std::io::Error::other(e)))?;
     for suffix in ["-wal", "-shm"] {
@@ -86,7 +159,10 @@ pub fn open_writer(path: &Path) -> Result<Connection, DbError> {
     c.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "NORMAL")?;
-    common_pragmas(&c)?;
+    common_pragmas(&c, o)?;
+    c.query_row(&format!("PRAGMA wal_autocheckpoint = {}", o.wal_checkpoint_pages), [], |_| Ok(()))?;
+    let limit = if o.wal_max_bytes == 0 { -1 } else { i64::try_from(o.wal_max_bytes).unwrap_or(i64::MAX) };
+    c.query_row(&format!("PRAGMA journal_size_limit = {limit}"), [], |_| Ok(()))?;
     Ok(c)
 }
 
@@ -100,6 +176,10 @@ pub struct Db {
     statement_timeout: Duration,
     /// Statements the progress handler interrupted (every connection's).
     interrupted: Arc<AtomicU64>,
+    /// `database.wal_max_bytes`; zero: no bound.
+    wal_max_bytes: u64,
+    wal_path: PathBuf,
+    pub checkpoints: CheckpointStats,
 }
 
 impl Db {
@@ -107,18 +187,24 @@ impl Db {
     /// Every [`Db::read`] / [`Db::write`] call is bounded by `statement_timeout` (zero: unbounded);
     /// migrations run before any deadline exists.
     pub fn open(path: &Path, readers: u32, statement_timeout: Duration) -> Result<(Db, Vec<Applied>), DbError> {
+        Db::open_with(path, DbOptions { readers, statement_timeout, ..DbOptions::default() })
+    }
+
+    /// [`Db::open`] with every option.
+    pub fn open_with(path: &Path, o: DbOptions) -> Result<(Db, Vec<Applied>), DbError> {
+        let (readers, statement_timeout) = (o.readers, o.statement_timeout);
         if let Some(dir) = path.parent() {
             crate::files::create_private_dir(dir).map_err(|e| DbError::Io(std::io::Error::other(e)))?;
         }
         let interrupted = Arc::new(AtomicU64::new(0));
-        let mut writer = open_writer(path)?;
+        let mut writer = open_writer_with(path, &o)?;
         let applied = migrate(&mut writer)?;
         deadline::install(&writer, interrupted.clone())?;
         let counter = interrupted.clone();
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
             .with_init(move |c| {
-                common_pragmas(c)?;
+                common_pragmas(c, &o)?;
                 deadline::install(c, counter.clone())?;
                 c.pragma_update(None, "query_only", "ON")
             });
@@ -135,6 +221,13 @@ impl Db {
                 path: path.to_path_buf(),
                 statement_timeout,
                 interrupted,
+                wal_max_bytes: o.wal_max_bytes,
+                wal_path: {
+                    let mut p = path.as_os_str().to_owned();
+                    p.push("-wal");
+                    PathBuf::from(p)
+                },
+                checkpoints: CheckpointStats::default(),
             },
             applied,
         ))
@@ -199,17 +292,94 @@ impl Db {
             f(&tx)
         }?;
         tx.commit().map_err(|e| E::from(DbError::from(e)))?;
+        self.bound_wal(&conn);
         Ok(out)
     }
 
-    /// Runs `f` on a pooled read-only connection.
+    /// After a commit: when the WAL file has outgrown `database.wal_max_bytes` (readers kept the
+    /// automatic checkpoints from resetting it), try a TRUNCATE checkpoint that does not wait for
+    /// readers. A busy attempt is retried only once the WAL has grown by another eighth of the bound.
+    fn bound_wal(&self, conn: &Connection) {
+        if self.wal_max_bytes == 0 {
+            return;
+        }
+        let wal = std::fs::metadata(&self.wal_path).map(|m| m.len()).unwrap_or(0);
+        if wal <= self.wal_max_bytes {
+            self.checkpoints.attempted_at.store(0, Ordering::Relaxed);
+            return;
+        }
+        let last = self.checkpoints.attempted_at.load(Ordering::Relaxed);
+        if last != 0 && wal < last + (self.wal_max_bytes / 8).max(4096) {
+            return;
+        }
+        self.checkpoints.attempted_at.store(wal, Ordering::Relaxed);
+        let _ = self.checkpoint_on(conn, CHECKPOINT_WAIT);
+    }
+
+    /// `PRAGMA wal_checkpoint(TRUNCATE)` on `conn`, waiting at most `wait` for readers (zero: it
+    /// runs as a PASSIVE checkpoint when readers are in the WAL), counted in [`Db::checkpoints`].
+    fn checkpoint_on(&self, conn: &Connection, wait: Duration) -> Result<CheckpointResult, DbError> {
+        // No deadline: a checkpoint is maintenance.
+        let run = || -> rusqlite::Result<CheckpointResult> {
+            conn.busy_timeout(wait)?;
+            let r = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok(CheckpointResult {
+                    busy: r.get::<_, i64>(0)? != 0,
+                    log_frames: r.get(1)?,
+                    checkpointed_frames: r.get(2)?,
+                })
+            });
+            conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+            r
+        };
+        let c = &self.checkpoints;
+        c.total.fetch_add(1, Ordering::Relaxed);
+        match deadline::unbounded(run) {
+            Ok(r) => {
+                if r.busy {
+                    c.busy_total.fetch_add(1, Ordering::Relaxed);
+                }
+                c.last_busy.store(u64::from(r.busy), Ordering::Relaxed);
+                c.last_log_frames.store(r.log_frames.max(0) as u64, Ordering::Relaxed);
+                c.last_checkpointed_frames.store(r.checkpointed_frames.max(0) as u64, Ordering::Relaxed);
+                Ok(r)
+            }
+            Err(e) => {
+                c.failed_total.fetch_add(1, Ordering::Relaxed);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// A checkpoint while serving (the `db-checkpoint` job): everything readers allow is moved
+    /// into the database file and, when no reader is in the WAL, the WAL is truncated; it waits
+    /// at most [`CHECKPOINT_WAIT`] for readers (theirs are short read transactions).
+    pub fn checkpoint_passive(&self) -> Result<CheckpointResult, DbError> {
+        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.checkpoint_on(&conn, CHECKPOINT_WAIT)
+    }
+
+    /// Runs `f` on a pooled read-only connection, inside one read transaction (one snapshot for
+    /// every statement of `f`, ended when `f` returns so no reader pins the WAL for long).
     pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<DbError>,
     {
         let conn = self.readers.get().map_err(|e| E::from(DbError::from(e)))?;
-        let _armed = deadline::arm(self.statement_timeout);
-        f(&conn)
+        let begin = conn.prepare_cached("BEGIN DEFERRED").and_then(|mut s| s.execute([]).map(|_| ()));
+        begin.map_err(|e| E::from(DbError::from(e)))?;
+        let out = {
+            let _armed = deadline::arm(self.statement_timeout);
+            f(&conn)
+        };
+        // A read transaction has nothing to commit; ending it releases the snapshot.
+        if !conn.is_autocommit() {
+            let end = conn.prepare_cached("COMMIT").and_then(|mut s| s.execute([]).map(|_| ()));
+            if end.is_err() && !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+        }
+        out
     }
 
     /// True when the writer can take the write lock right now (readiness check).
@@ -222,7 +392,7 @@ impl Db {
     /// Moves the WAL into the main file and truncates it (shutdown, before backups).
     pub fn checkpoint(&self) -> Result<(), DbError> {
         let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        self.checkpoint_on(&conn, Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
         Ok(())
     }
 

@@ -179,3 +179,81 @@ fn nested_calls_keep_the_outer_deadline() {
     assert_eq!(n, 2_000_000);
     let _ = deadline::take_interrupted();
 }
+
+fn wal_len(path: &Path) -> u64 {
+    let mut p = path.as_os_str().to_owned();
+    p.push("-wal");
+    std::fs::metadata(std::path::PathBuf::from(p)).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Many writes, reads between them: the WAL never passes its bound (plus one transaction), and a
+/// reader that pins an old snapshot only delays the truncation until it ends.
+#[test]
+fn a_long_write_load_keeps_the_wal_under_its_bound() {
+    let dir = tmp();
+    let path = dir.join("w.db");
+    let bound: u64 = 256 * 1024;
+    let o = DbOptions { wal_checkpoint_pages: 32, wal_max_bytes: bound, ..DbOptions::default() };
+    let (db, _) = Db::open_with(&path, o).unwrap();
+    db.write(|tx| tx.execute_batch("CREATE TABLE w (id INTEGER PRIMARY KEY, body TEXT)").map_err(DbError::from))
+        .unwrap();
+    let body = "x".repeat(2000);
+    let mut peak = 0;
+    for i in 0..3000 {
+        db.write(|tx| tx.execute("INSERT INTO w (body) VALUES (?1)", [&body]).map_err(DbError::from)).unwrap();
+        if i % 3 == 0 {
+            let n: i64 =
+                db.read(|c| c.query_row("SELECT count(*) FROM w", [], |r| r.get(0)).map_err(DbError::from)).unwrap();
+            assert_eq!(n, i + 1);
+        }
+        peak = peak.max(wal_len(&path));
+    }
+    // 3000 rows of 2 KB is ~6 MB written through the WAL.
+    assert!(peak <= bound + 64 * 1024, "WAL peaked at {peak} bytes, bound {bound}");
+    // A reader holding a snapshot keeps the WAL from being reset…
+    let pin = rusqlite::Connection::open(&path).unwrap();
+    pin.execute_batch("BEGIN").unwrap();
+    let _: i64 = pin.query_row("SELECT count(*) FROM w", [], |r| r.get(0)).unwrap();
+    let busy_before = db.checkpoints.busy_total.load(Ordering::Relaxed);
+    for _ in 0..300 {
+        db.write(|tx| tx.execute("INSERT INTO w (body) VALUES (?1)", [&body]).map_err(DbError::from)).unwrap();
+    }
+    assert!(wal_len(&path) > bound, "a pinned snapshot holds the WAL");
+    assert!(db.checkpoints.busy_total.load(Ordering::Relaxed) > busy_before, "busy checkpoints are counted");
+    // …and once it ends, the commits that grow it by another eighth of the bound (busy attempts
+    // are not repeated on every commit) bring it back under the bound.
+    pin.execute_batch("COMMIT").unwrap();
+    let mut commits = 0;
+    while wal_len(&path) > bound {
+        assert!(commits < 40, "still {} bytes after {commits} commits", wal_len(&path));
+        db.write(|tx| tx.execute("INSERT INTO w (body) VALUES (?1)", [&body]).map_err(DbError::from)).unwrap();
+        commits += 1;
+    }
+    db.write(|tx| tx.execute("INSERT INTO w (body) VALUES (?1)", [&body]).map_err(DbError::from)).unwrap();
+    let r = db.checkpoint_passive().unwrap();
+    assert!(!r.busy, "{r:?}");
+    assert_eq!(wal_len(&path), 0, "TRUNCATE when no reader is in the WAL");
+    assert!(db.checkpoints.total.load(Ordering::Relaxed) > 3);
+    assert_eq!(db.checkpoints.failed_total.load(Ordering::Relaxed), 0);
+    drop(pin);
+    drop(db);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn reads_run_in_one_snapshot_and_end_it() {
+    let dir = tmp();
+    let (db, _) = Db::open(&dir.join("s.db"), 1, Duration::ZERO).unwrap();
+    let (inside, after) = db
+        .read(|c| Ok::<_, DbError>(!c.is_autocommit()))
+        .and_then(|i| db.read(|c| Ok::<_, DbError>((i, c.is_autocommit()))))
+        .unwrap();
+    assert!(inside, "f runs inside a read transaction");
+    assert!(!after, "the next call opens its own");
+    // An error inside leaves the pooled connection out of any transaction.
+    let _ = db.read(|c| c.query_row("SELECT nope FROM nothing", [], |r| r.get::<_, i64>(0)).map_err(DbError::from));
+    let conn = db.readers.get().unwrap();
+    assert!(conn.is_autocommit());
+    drop(conn);
+    let _ = std::fs::remove_dir_all(dir);
+}

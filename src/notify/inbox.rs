@@ -14,18 +14,9 @@ use serde_json::json;
 
 /// The caller's notifications, newest first.
 pub fn list(app: &App, p: &Principal, unread: bool, page: &PageRequest) -> Result<Page<NotificationView>, ApiError> {
-    let mut sql =
-        String::from("SELECT id, kind, title, body, data, read_at, created_at FROM notifications WHERE user_id = ?1");
-    let mut args: Vec<rusqlite::types::Value> = vec![p.user_id.clone().into()];
-    if unread {
-        sql.push_str(" AND read_at IS NULL");
-    }
-    if let Some((at, id)) = &page.after {
-        keyset::push_before(&mut sql, &mut args, "created_at", "id", *at, id.clone());
-    }
-    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", page.fetch()));
+    let (sql, args) = list_sql(&p.user_id, unread, page);
     let rows: Vec<(NotificationView, i64)> = app.db.read(|c| {
-        let mut st = c.prepare(&sql)?;
+        let mut st = c.prepare_cached(&sql)?;
         let r = st.query_map(params_from_iter(args.iter()), |r| {
             let created: i64 = r.get(6)?;
             let data: String = r.get(4)?;
@@ -45,6 +36,21 @@ pub fn list(app: &App, p: &Principal, unread: bool, page: &PageRequest) -> Resul
         Ok::<_, ApiError>(r.collect::<Result<Vec<_>, _>>()?)
     })?;
     Ok(page.finish(rows, |(v, at)| (*at, &v.id)).map(|(v, _)| v))
+}
+
+/// The SQL and arguments of one page of [`list`] (public so the query plan can be tested).
+pub fn list_sql(user_id: &str, unread: bool, page: &PageRequest) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql =
+        String::from("SELECT id, kind, title, body, data, read_at, created_at FROM notifications WHERE user_id = ?1");
+    let mut args: Vec<rusqlite::types::Value> = vec![user_id.to_string().into()];
+    if unread {
+        sql.push_str(" AND read_at IS NULL");
+    }
+    if let Some((at, id)) = &page.after {
+        keyset::push_before(&mut sql, &mut args, "created_at", "id", *at, id.clone());
+    }
+    sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT {}", page.fetch()));
+    (sql, args)
 }
 
 pub fn unread_count(app: &App, p: &Principal) -> Result<i64, ApiError> {

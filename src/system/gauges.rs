@@ -7,9 +7,40 @@ use std::sync::atomic::Ordering;
 
 pub fn gauges(app: &App) -> Vec<Gauge> {
     let (db_bytes, wal_bytes) = app.db.file_sizes();
+    let cp = &app.db.checkpoints;
     let mut gauges = vec![
         Gauge { name: "buildxpert_db_size_bytes", help: "Size of the database file.", value: db_bytes as f64 },
         Gauge { name: "buildxpert_db_wal_size_bytes", help: "Size of the write-ahead log.", value: wal_bytes as f64 },
+        Gauge {
+            name: "buildxpert_db_checkpoints_total",
+            help: "WAL checkpoints run while serving (on commits past database.wal_max_bytes and by the db-checkpoint job).",
+            value: cp.total.load(Ordering::Relaxed) as f64,
+        },
+        Gauge {
+            name: "buildxpert_db_checkpoints_busy_total",
+            help: "Checkpoints that readers kept from resetting the WAL (they ran as PASSIVE ones).",
+            value: cp.busy_total.load(Ordering::Relaxed) as f64,
+        },
+        Gauge {
+            name: "buildxpert_db_checkpoints_failed_total",
+            help: "Checkpoints that failed with an error.",
+            value: cp.failed_total.load(Ordering::Relaxed) as f64,
+        },
+        Gauge {
+            name: "buildxpert_db_checkpoint_last_busy",
+            help: "1 when the last checkpoint was kept from completing by readers.",
+            value: cp.last_busy.load(Ordering::Relaxed) as f64,
+        },
+        Gauge {
+            name: "buildxpert_db_checkpoint_last_log_frames",
+            help: "WAL frames the last checkpoint found.",
+            value: cp.last_log_frames.load(Ordering::Relaxed) as f64,
+        },
+        Gauge {
+            name: "buildxpert_db_checkpoint_last_checkpointed_frames",
+            help: "WAL frames the last checkpoint moved into the database file.",
+            value: cp.last_checkpointed_frames.load(Ordering::Relaxed) as f64,
+        },
         Gauge {
             name: "buildxpert_uptime_seconds",
             help: "Seconds since the process started.",

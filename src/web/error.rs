@@ -232,6 +232,14 @@ fn violated(message: Option<&str>) -> Option<&'static Constraint> {
     CONSTRAINTS.iter().find(|c| c.columns == columns)
 }
 
+/// Every password-hash slot is taken and `auth.max_hash_queue` requests already wait: 503
+/// `unavailable` at once, instead of holding one more worker thread.
+impl From<crate::passwords::Busy> for ApiError {
+    fn from(_: crate::passwords::Busy) -> Self {
+        ApiError::unavailable("Too many sign-ins are being checked right now; try again in a moment.", 1)
+    }
+}
+
 impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> Self {
         // Unique-constraint violations are the client's conflict, not our failure.

@@ -159,3 +159,64 @@ fn change_needs_the_current_password_and_ends_the_other_sessions() {
     assert_eq!((anon.status, anon.code()), (401, "unauthenticated".to_string()));
     assert_eq!(anon.header("WWW-Authenticate"), Some("Bearer"));
 }
+
+/// `auth.max_hash_queue`: with every hash slot taken and the queue full, the next login is
+/// answered 503 `unavailable` with `Retry-After` at once, changes nothing, and other routes are
+/// served; the queued logins complete once slots free up.
+#[test]
+fn a_full_hash_queue_answers_503_at_once_and_other_routes_are_served() {
+    let app = spawn_app_with(&[("BUILDXPERT_AUTH__MAX_HASH_QUEUE", "2")]);
+    let s = app.register("customer", "9876501301");
+    let hasher = &app.app().hasher;
+    let held: Vec<_> = (0..hasher.slots()).map(|_| hasher.reserve()).collect();
+    let queued: Vec<_> = (0..2)
+        .map(|_| {
+            let url = app.url.clone();
+            std::thread::spawn(move || {
+                let body = json!({"phone": "9876501301", "password": "s3cret-pass", "role": "customer"}).to_string();
+                crate::support::request(
+                    "POST",
+                    &format!("{url}/api/v1/auth/login"),
+                    &[],
+                    Some(("application/json", body.as_bytes())),
+                )
+                .status
+            })
+        })
+        .collect();
+    while hasher.waiting() < 2 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let r = login(&app, "9876501301", "s3cret-pass", "customer");
+    assert_eq!((r.status, r.code()), (503, "unavailable".to_string()), "{}", r.body);
+    assert_eq!(r.header("Retry-After"), Some("1"));
+    let unknown = login(&app, "9876501399", "wrong-pass-1", "customer");
+    assert_eq!(unknown.status, 503, "an unknown phone too (no enumeration through the queue)");
+    let signup = app.post(
+        "/api/v1/auth/signup",
+        None,
+        json!({"fullName": "Queued Out", "phone": "9876501302", "password": "s3cret-pass", "role": "customer"}),
+    );
+    assert_eq!(signup.status, 503, "{}", signup.body);
+    // Other routes do not wait for a hash slot.
+    assert_eq!(app.get("/healthz").status, 200);
+    let me = app.call("GET", "/api/v1/me", Some(&s.access), None);
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(app.get("/api/v1/listings").status, 200);
+    drop(held);
+    for t in queued {
+        assert_eq!(t.join().expect("login thread"), 200, "the queued logins complete");
+    }
+    // Nothing was counted against the account or the address, nor created.
+    let r = login(&app, "9876501301", "s3cret-pass", "customer");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let n: i64 = app
+        .app()
+        .db
+        .read(|c| {
+            c.query_row("SELECT count(*) FROM users WHERE phone = '+919876501302'", [], |r| r.get(0))
+                .map_err(DbError::from)
+        })
+        .expect("count");
+    assert_eq!(n, 0);
+}

@@ -571,11 +571,21 @@ fn search_sql_for_category_and_city_uses_an_index() {
     for f in [
         buildxpert::catalog::search::Filter::default(),
         buildxpert::catalog::search::Filter { state_key: Some("maharashtra".into()), ..Default::default() },
-        buildxpert::catalog::search::Filter { q: Some("leak".into()), ..Default::default() },
     ] {
         let p = plan(&f, &first);
         assert!(p.iter().any(|d| d.starts_with("SEARCH l USING INDEX listings_")), "{f:?}: {p:?}");
         assert!(p.iter().all(|d| !d.starts_with("SCAN") && !d.contains("TEMP B-TREE")), "{f:?}: {p:?}");
+    }
+    // `q` is served by the FTS5 index: only the matching rows are read (the listing by rowid),
+    // then ranked; no real table is scanned.
+    for (f, page) in [
+        (buildxpert::catalog::search::Filter { q: Some("leak".into()), ..Default::default() }, &first),
+        (buildxpert::catalog::search::Filter { q: Some("leak pipe".into()), ..base.clone() }, &paged),
+    ] {
+        let p = plan(&f, page);
+        assert!(p.iter().any(|d| d.starts_with("SCAN listing_search VIRTUAL TABLE INDEX")), "{f:?}: {p:?}");
+        assert!(p.iter().any(|d| d == "SEARCH l USING INTEGER PRIMARY KEY (rowid=?)"), "{f:?}: {p:?}");
+        assert!(p.iter().filter(|d| d.starts_with("SCAN")).all(|d| d.contains("VIRTUAL TABLE")), "{f:?}: {p:?}");
     }
 }
 
@@ -619,4 +629,146 @@ fn expiry_job_warns_once_two_days_ahead_then_expires() {
     assert_eq!(notifications(&app, &p.user_id, "listing.expiring"), 2);
     let text = app.call("GET", "/api/v1/notifications", Some(&p.access), None).json();
     assert!(text.to_string().contains("expires on"), "{text}");
+}
+
+/// `q` is full-text (FTS5): words match as prefixes anywhere in the description, the provider's
+/// name, the category's and the priced sub-services' names; results are ranked (bm25) and page
+/// with a `(rank, id)` cursor; the index follows edits and renames; no query syntax reaches FTS5.
+#[test]
+fn full_text_search_matches_ranks_follows_renames_and_refuses_no_syntax() {
+    let app = spawn_app();
+    let admin = app.admin("9876507900");
+    let p1 = app.register("provider", "9876507901");
+    let p2 = app.register("provider", "9876507902");
+    let p3 = app.register("provider", "9876507903");
+    exec(&app, "UPDATE users SET full_name = 'Anil Sharma' WHERE id = ?1", &[&p3.user_id]);
+    let strong = create(&app, &p1, body_for("plumber", "tap-installation", "Pune", "Leak leak leak: pipe leak repair"))
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.clock.advance_secs(1);
+    let weak = create(
+        &app,
+        &p2,
+        body_for(
+            "plumber",
+            "shower-installation",
+            "Pune",
+            "Bathroom fittings, showers, geysers, taps, basins, drains and the odd leak, all over the city",
+        ),
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.clock.advance_secs(1);
+    let painter = create(&app, &p3, body_for("painting", "room-painting", "Pune", "Walls and ceilings"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for id in [&strong, &weak, &painter] {
+        activate(&app, id, 30);
+    }
+    let search = |q: &str| {
+        let r = app.get(&format!("/api/v1/listings?q={q}"));
+        assert_eq!(r.status, 200, "{q}: {}", r.body);
+        ids(&r)
+    };
+    // Ranked: the listing about leaks first, though it is the older one.
+    assert_eq!(search("leak"), [strong.clone(), weak.clone()]);
+    assert_eq!(search("LEAKS"), Vec::<String>::new(), "a word longer than any indexed one matches nothing");
+    // Prefixes, accents folded, words anywhere, all words required.
+    assert_eq!(search("lea"), [strong.clone(), weak.clone()]);
+    assert_eq!(search("ceil"), vec![painter.clone()]);
+    assert_eq!(search("anil"), vec![painter.clone()], "provider name");
+    assert_eq!(search("paint"), vec![painter.clone()], "category name");
+    assert_eq!(search("shower%20installation"), vec![weak.clone()], "sub-service name");
+    assert_eq!(search("leak%20geyser"), vec![weak.clone()], "every word must match");
+    assert_eq!(search("c%C3%A9iling"), vec![painter.clone()], "diacritics folded");
+    // Keyset paging over the ranked order.
+    let first = app.get("/api/v1/listings?q=leak&limit=1").json();
+    assert_eq!(first["items"][0]["id"], strong.as_str());
+    let cursor = first["nextCursor"].as_str().expect("a next page").to_string();
+    let second = app.get(&format!("/api/v1/listings?q=leak&limit=1&cursor={cursor}")).json();
+    assert_eq!(second["items"][0]["id"], weak.as_str());
+    assert!(second["nextCursor"].is_null());
+    // With the indexed filters too.
+    assert_eq!(search("leak&category=painting"), Vec::<String>::new());
+    let r = app.get("/api/v1/listings?q=walls&category=painting&city=pune");
+    assert_eq!(ids(&r), vec![painter.clone()]);
+
+    // Edits and renames reach the index.
+    let r = app.call(
+        "PATCH",
+        &format!("{MINE}/{weak}"),
+        Some(&p2.access),
+        Some(json!({"description": "Waterproofing terraces"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(search("leak"), vec![strong.clone()]);
+    assert_eq!(search("waterproof"), vec![weak.clone()]);
+    let r = app.call("PATCH", "/api/v1/me", Some(&p1.access), Some(json!({"fullName": "Zubin Mehta"})));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(search("zubin"), vec![strong.clone()], "provider renamed");
+    let r = app.call(
+        "PATCH",
+        "/api/v1/admin/categories/cat_painting",
+        Some(&admin.access),
+        Some(json!({"name": "Colourwork"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(search("colourw"), vec![painter.clone()], "category renamed");
+    assert_eq!(search("painting"), vec![painter.clone()], "still the sub-service 'Room painting'");
+    let r = app.call(
+        "PATCH",
+        "/api/v1/admin/categories/cat_plumber",
+        Some(&admin.access),
+        Some(json!({"subServices": [{"id": "sub_plumber_tap-installation", "name": "Faucet fitting"}]})),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(search("faucet"), vec![strong.clone()], "sub-service renamed");
+    assert_eq!(search("tap"), Vec::<String>::new());
+    // Hidden listings stay out: a blocked provider.
+    exec(&app, "UPDATE users SET blocked = 1 WHERE id = ?1", &[&p3.user_id]);
+    assert_eq!(search("walls"), Vec::<String>::new());
+    exec(&app, "UPDATE users SET blocked = 0 WHERE id = ?1", &[&p3.user_id]);
+
+    // Hostile syntax: never an error, never FTS5 syntax.
+    for q in [
+        "%22",
+        "%22leak",
+        "leak%22%22",
+        "(",
+        ")",
+        "((leak",
+        "leak)",
+        "*",
+        "leak*",
+        "*leak",
+        "NEAR(leak%20pipe)",
+        "leak%20NEAR/2%20pipe",
+        "leak%20AND",
+        "OR",
+        "NOT%20leak",
+        "leak%20-pipe",
+        "description:leak",
+        "%7Bdescription%7D:x",
+        "^leak",
+        "leak%20%2B%20pipe",
+        "%27",
+        "%3B%20DROP%20TABLE%20listings",
+        "%5C",
+        "%00",
+        "%E2%80%8F",
+    ] {
+        let r = app.get(&format!("/api/v1/listings?q={q}"));
+        assert!(r.status == 200 || r.status == 400, "{q}: {} {}", r.status, r.body);
+    }
+    assert_eq!(search("NEAR(leak%20pipe)"), Vec::<String>::new(), "operators are plain words: 'near' is in no listing");
+    assert_eq!(search("(leak)%20AND%20%22pipe"), Vec::<String>::new(), "'and' is a word too");
+    assert_eq!(search("leak%20-pipe"), vec![strong.clone()], "no NOT: both words required");
+    assert_eq!(search("leak*"), vec![strong.clone()]);
+    assert_eq!(search("description:leak"), Vec::<String>::new(), "no column filter: 'description' is a word");
+    assert_eq!(search("(((("), Vec::<String>::new());
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM listings", &[]), 3, "nothing changed");
 }

@@ -46,5 +46,6 @@ mod payments;
 mod payments_crash;
 mod payments_gateways;
 mod payments_real_gateways;
+mod query_plans;
 mod strict_json;
 mod system;

@@ -100,6 +100,11 @@ fn metrics_count_route_templates_and_expose_gauges() {
         "buildxpert_workers_busy ",
         "buildxpert_db_size_bytes ",
         "buildxpert_db_wal_size_bytes ",
+        "buildxpert_db_checkpoints_total ",
+        "buildxpert_db_checkpoints_busy_total ",
+        "buildxpert_db_checkpoint_last_busy ",
+        "buildxpert_db_checkpoint_last_log_frames ",
+        "buildxpert_db_checkpoint_last_checkpointed_frames ",
     ] {
         assert!(m.contains(g), "missing {g}");
     }
