@@ -1,5 +1,5 @@
 //! The Stripe, Razorpay and Paytm adapters called directly against the fake gateways
-//! (tests/common/fake_gateways.rs): the exact wire format of our requests, webhook signature
+//! (tests/common/fake_gateways/): the exact wire format of our requests, webhook signature
 //! schemes (good, tampered, wrong secret, stale past/future, rotated secret, missing, malformed),
 //! status queries, refunds, outages, hostile input, and a live cross-check of our signatures with
 //! the providers' own Python libraries (tests/vectors/payment_vectors.py).

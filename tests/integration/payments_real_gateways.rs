@@ -1,5 +1,5 @@
 //! Full flows through the real server with each REAL gateway adapter (Stripe, Razorpay, Paytm)
-//! pointed at its fake (`tests/common/fake_gateways.rs`, the providers' wire formats): orders open
+//! pointed at its fake (`tests/common/fake_gateways/`, the providers' wire formats): orders open
 //! at the fake, the fake's signed deliveries settle them over HTTP, duplicates and forgeries
 //! change nothing, refunds go through the fake, reconciliation asks the fake (and backs off while
 //! it is down), and a paid amount that differs from ours activates nothing.

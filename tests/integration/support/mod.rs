@@ -7,7 +7,7 @@ pub mod binary;
 pub mod browser;
 #[path = "../../common/fake_http.rs"]
 pub mod fake;
-#[path = "../../common/fake_gateways.rs"]
+#[path = "../../common/fake_gateways/mod.rs"]
 pub mod fake_gateways;
 pub mod http;
 
