@@ -7,81 +7,24 @@
 //!
 //! `cargo bench --bench longpoll -- [--waiters 2000] [--samples 200] [--wait 30]`
 
+#[path = "common/mod.rs"]
+mod common;
+
 use buildxpert::accounts::sessions;
 use buildxpert::app::App;
 use buildxpert::clock::SystemClock;
 use buildxpert::config::{Config, Overrides};
-use std::io::{BufRead, BufReader, Read, Write};
+use common::{arg, http, pct, proc_status, raise_fd_limit};
+use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn raise_fd_limit(want: u64) {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: plain getrlimit/setrlimit on this process with a valid struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < want {
-            lim.rlim_cur = want.min(lim.rlim_max);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
-/// One HTTP/1.1 request on a keep-alive stream; returns (status, body).
-fn http(s: &mut TcpStream, method: &str, path: &str, token: &str) -> std::io::Result<(u16, String)> {
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\n\r\n"
-    );
-    s.write_all(req.as_bytes())?;
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if s.read(&mut b)? == 0 {
-            return Err(std::io::Error::other("closed"));
-        }
-        head.push(b[0]);
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let status = head.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let len = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))
-        })
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body)?;
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
-}
-
 fn cursor_of(body: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
     v["cursor"].as_str().unwrap_or("0").to_string()
-}
-
-fn proc_status(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(key).map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0)))
-        })
-        .unwrap_or(0)
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    if v.is_empty() {
-        return 0.0;
-    }
-    v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
 }
 
 fn main() {
@@ -158,10 +101,12 @@ fn main() {
             .spawn(move || {
                 let Ok(mut s) = TcpStream::connect(addr) else { return };
                 let _ = s.set_read_timeout(Some(Duration::from_secs(wait as u64 + 30)));
-                let Ok((_, body)) = http(&mut s, "GET", "/api/v1/events", &token) else { return };
+                let Ok((_, body)) = http(&mut s, "GET", "/api/v1/events", &token, "") else { return };
                 let c = cursor_of(&body);
                 let _ = ready_tx.send(());
-                if let Ok((200, body)) = http(&mut s, "GET", &format!("/api/v1/events?after={c}&wait={wait}"), &token) {
+                if let Ok((200, body)) =
+                    http(&mut s, "GET", &format!("/api/v1/events?after={c}&wait={wait}"), &token, "")
+                {
                     let events = body.matches("\"notification.read\"").count();
                     let _ = tx.send((i, Instant::now(), events));
                 }
@@ -190,7 +135,7 @@ fn main() {
     for i in 0..1000 {
         let path = if i % 2 == 0 { "/healthz" } else { "/api/v1/meta" };
         let t = Instant::now();
-        let _ = http(&mut s, "GET", path, "x");
+        let _ = http(&mut s, "GET", path, "x", "");
         lat.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let (p50, p99) = (pct(&mut lat.clone(), 0.5), pct(&mut lat, 0.99));
@@ -202,7 +147,7 @@ fn main() {
     let mut answered = std::collections::HashMap::new();
     for (i, token) in tokens.iter().enumerate().take(samples) {
         let t0 = Instant::now();
-        let _ = http(&mut trig, "POST", "/api/v1/notifications/read-all", token);
+        let _ = http(&mut trig, "POST", "/api/v1/notifications/read-all", token, "");
         while let Ok((who, at, ev)) = rx.recv_timeout(Duration::from_secs(5)) {
             answered.insert(who, ev);
             if who == i {
@@ -224,7 +169,7 @@ fn main() {
             std::thread::spawn(move || {
                 let Ok(mut s) = TcpStream::connect(addr) else { return };
                 for tok in chunk {
-                    let _ = http(&mut s, "POST", "/api/v1/notifications/read-all", &tok);
+                    let _ = http(&mut s, "POST", "/api/v1/notifications/read-all", &tok, "");
                 }
             })
         })
