@@ -14,6 +14,7 @@ use buildxpert::accounts::sessions;
 use buildxpert::app::App;
 use buildxpert::clock::SystemClock;
 use buildxpert::config::{Config, Overrides};
+use buildxpert::db::Tx;
 use common::{arg, http, pct, raise_fd_limit};
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
@@ -38,7 +39,7 @@ fn main() {
     let cfg = Config::load_from(&o, &[("BUILDXPERT_LOG__LEVEL".into(), "off".into())]).expect("config");
     let (app, _) = App::build(cfg, Arc::new(SystemClock)).expect("app");
     let now = app.now_ms();
-    let session = |tx: &rusqlite::Transaction, id: &str| -> Result<String, buildxpert::web::ApiError> {
+    let session = |tx: &Tx, id: &str| -> Result<String, buildxpert::web::ApiError> {
         let user = buildxpert::accounts::find_by_id(tx, id)?.expect("seeded");
         Ok(sessions::start(tx, &app, &user, "bench", "127.0.0.1")?.access_token)
     };

@@ -65,6 +65,12 @@ impl App {
             wal_max_bytes: d.wal_max_bytes,
             cache_size_kib: d.cache_size_kib,
             mmap_size_mb: d.mmap_size_mb,
+            synchronous: if d.synchronous == "full" {
+                crate::db::Synchronous::Full
+            } else {
+                crate::db::Synchronous::Normal
+            },
+            group_commit_max: d.group_commit_max,
         };
         let (db, applied) = Db::open_with(&config.database_path(), options).map_err(|e| e.to_string())?;
         let outbound = Outbound::new(clock.clone(), Duration::from_secs(5), Duration::from_secs(15));

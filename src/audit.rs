@@ -3,8 +3,10 @@
 //! UPDATE and DELETE; the chain catches what bypasses them. Kit below every feature: each feature
 //! records its own security and admin actions through [`log`].
 
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::web::auth::Role;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -47,7 +49,7 @@ fn digest(
 /// Records a security or admin event by `ctx`'s caller in the caller's transaction (every feature
 /// calls this; the row commits with the change it describes).
 pub fn log(
-    tx: &rusqlite::Transaction,
+    tx: &Tx,
     app: &crate::app::App,
     ctx: &crate::web::Ctx,
     actor: Option<(&str, Role)>,
@@ -72,12 +74,12 @@ pub fn log(
 }
 
 /// Appends inside the caller's transaction (so the event and its record commit together).
-pub fn record(tx: &Transaction, at_ms: i64, e: &Entry) -> rusqlite::Result<()> {
+pub fn record(tx: &Tx, at_ms: i64, e: &Entry) -> rusqlite::Result<()> {
     let prev: String = tx
         .query_row("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
         .optional()?
         .unwrap_or_else(|| GENESIS.to_string());
-    let next_id: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM audit_log", [], |r| r.get(0))?;
+    let next_id: i64 = tx.query_row_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM audit_log", [], |r| r.get(0))?;
     let details = if e.details.is_null() { "{}".to_string() } else { e.details.to_string() };
     let s = |o: Option<&str>| o.unwrap_or("").to_string();
     let hash = digest(
@@ -92,7 +94,7 @@ pub fn record(tx: &Transaction, at_ms: i64, e: &Entry) -> rusqlite::Result<()> {
         &s(e.request_id),
         &details,
     );
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO audit_log (id, at, actor_id, actor_role, action, target, ip, request_id, details, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![next_id, at_ms, e.actor_id, e.actor_role, e.action, e.target, e.ip, e.request_id, details, prev, hash],

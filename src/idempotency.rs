@@ -8,6 +8,7 @@
 //! POSTs ignore the header.
 
 use crate::app::App;
+use crate::db::Cached;
 use crate::web::auth::authenticate;
 use crate::web::json::read_body;
 use crate::web::ApiError;
@@ -50,7 +51,7 @@ impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         if self.armed {
             let _ = self.app.db.write(|tx| {
-                tx.execute(
+                tx.execute_cached(
                     "DELETE FROM idempotency_keys WHERE user_id = ?1 AND session_id = ?2 AND idem_key = ?3
                      AND state = 'running'",
                     params![self.user, self.session, self.key],
@@ -87,7 +88,7 @@ pub fn guard(app: &App, req: &Request, rid: &str, run: impl FnOnce(&Request) -> 
             let (resp, kept) = keep(resp);
             let stored = kept.filter(|_| is_kept(resp.status_code)).map(|(ct, bytes)| {
                 app.db.write(|tx| {
-                    tx.execute(
+                    tx.execute_cached(
                         "UPDATE idempotency_keys SET state = 'done', status = ?4, content_type = ?5, body = ?6, request_hash = ?7
                          WHERE user_id = ?1 AND session_id = ?2 AND idem_key = ?3",
                         params![
@@ -164,7 +165,7 @@ fn begin(app: &App, req: &Request, raw: &str, scope: &Scope) -> Result<Begun, Ap
             .optional()?;
         match row {
             Some(old) if old.created + TTL_MS <= now => {
-                tx.execute(
+                tx.execute_cached(
                     "DELETE FROM idempotency_keys WHERE user_id = ?1 AND session_id = ?2 AND idem_key = ?3",
                     params![user, session, key],
                 )?;
@@ -190,7 +191,7 @@ fn begin(app: &App, req: &Request, raw: &str, scope: &Scope) -> Result<Begun, Ap
             }
             None => {}
         }
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO idempotency_keys (user_id, session_id, idem_key, method, path, request_hash, state, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)",
             params![user, session, key, req.method(), req.raw_url(), hash, now],
@@ -221,5 +222,5 @@ fn keep(resp: Response) -> (Response, Option<(String, Vec<u8>)>) {
 /// Deletes keys past their 24 h (a job).
 pub fn prune(app: &App) -> Result<usize, crate::db::DbError> {
     let cutoff = app.now_ms() - TTL_MS;
-    app.db.write(|tx| Ok(tx.execute("DELETE FROM idempotency_keys WHERE created_at < ?1", [cutoff])?))
+    app.db.write(|tx| Ok(tx.execute_cached("DELETE FROM idempotency_keys WHERE created_at < ?1", [cutoff])?))
 }

@@ -3,6 +3,7 @@
 use super::current_user;
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::db::Cached;
 use crate::web::auth::Principal;
 use crate::web::ctx::new_id;
 use crate::web::ApiError;
@@ -127,7 +128,7 @@ pub fn list(c: &Connection, user_id: &str) -> rusqlite::Result<Vec<Address>> {
 }
 
 fn find(c: &Connection, user_id: &str, id: &str) -> rusqlite::Result<Option<Address>> {
-    c.query_row(
+    c.query_row_cached(
         &format!("SELECT {COLUMNS} FROM addresses WHERE id = ?1 AND user_id = ?2"),
         params![id, user_id],
         Address::from_row,
@@ -141,12 +142,13 @@ pub fn create(app: &App, p: &Principal, f: Fields) -> Result<Address, ApiError> 
     let now = app.now_ms();
     app.db.write(|tx| {
         current_user(tx, &p.user_id)?;
-        let n: i64 = tx.query_row("SELECT COUNT(*) FROM addresses WHERE user_id = ?1", [&p.user_id], |r| r.get(0))?;
+        let n: i64 =
+            tx.query_row_cached("SELECT COUNT(*) FROM addresses WHERE user_id = ?1", [&p.user_id], |r| r.get(0))?;
         if n >= MAX_ADDRESSES {
             return Err(ApiError::conflict("limit_reached", "You can keep at most 5 addresses; delete one first."));
         }
         let id = new_id("adr");
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO addresses (id, user_id, label, line, city, state, pincode, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
             params![id, p.user_id, v.label, v.line, v.city, v.state, v.pincode, now],
@@ -165,7 +167,7 @@ pub fn update(app: &App, p: &Principal, id: &str, f: Fields) -> Result<Address, 
         if v.is_empty() {
             return Ok(a);
         }
-        tx.execute(
+        tx.execute_cached(
             "UPDATE addresses SET label = COALESCE(?3, label), line = COALESCE(?4, line), city = COALESCE(?5, city),
                  state = COALESCE(?6, state), pincode = COALESCE(?7, pincode), updated_at = ?8
              WHERE id = ?1 AND user_id = ?2",
@@ -178,7 +180,7 @@ pub fn update(app: &App, p: &Principal, id: &str, f: Fields) -> Result<Address, 
 /// `DELETE /me/addresses/{id}`.
 pub fn delete(app: &App, p: &Principal, id: &str) -> Result<(), ApiError> {
     app.db.write(|tx| {
-        let n = tx.execute("DELETE FROM addresses WHERE id = ?1 AND user_id = ?2", params![id, p.user_id])?;
+        let n = tx.execute_cached("DELETE FROM addresses WHERE id = ?1 AND user_id = ?2", params![id, p.user_id])?;
         if n == 0 {
             return Err(ApiError::not_found());
         }

@@ -5,6 +5,7 @@ use super::{find_by_id, lockout, parse_role, sessions, User, LOCK_MS, USER_COLUM
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::db::keyset;
+use crate::db::Cached;
 use crate::web::auth::Principal;
 use crate::web::page::{like_pattern, Page, PageRequest};
 use crate::web::{ApiError, Ctx};
@@ -90,22 +91,22 @@ pub fn update(app: &App, ctx: &Ctx, admin: &Principal, id: &str, b: Changes) -> 
         let user = find_by_id(tx, id)?.ok_or_else(ApiError::not_found)?;
         if let Some(locked) = b.locked {
             let until = locked.then_some(now + LOCK_MS);
-            tx.execute("UPDATE users SET locked_until = ?2 WHERE id = ?1", rusqlite::params![id, until])?;
+            tx.execute_cached("UPDATE users SET locked_until = ?2 WHERE id = ?1", rusqlite::params![id, until])?;
             if !locked {
                 lockout::clear_all(tx, &user.phone, user.role)?;
             }
         }
         if let Some(v) = b.verified {
-            tx.execute("UPDATE users SET verified = ?2 WHERE id = ?1", rusqlite::params![id, v])?;
+            tx.execute_cached("UPDATE users SET verified = ?2 WHERE id = ?1", rusqlite::params![id, v])?;
         }
         let mut ended = Vec::new();
         if let Some(blocked) = b.blocked {
-            tx.execute("UPDATE users SET blocked = ?2 WHERE id = ?1", rusqlite::params![id, blocked])?;
+            tx.execute_cached("UPDATE users SET blocked = ?2 WHERE id = ?1", rusqlite::params![id, blocked])?;
             if blocked && !user.blocked {
                 ended = sessions::revoke_all(tx, id, None, "blocked", now)?;
             }
         }
-        tx.execute("UPDATE users SET updated_at = ?2 WHERE id = ?1", rusqlite::params![id, now])?;
+        tx.execute_cached("UPDATE users SET updated_at = ?2 WHERE id = ?1", rusqlite::params![id, now])?;
         let changes = json!({"locked": b.locked, "verified": b.verified, "blocked": b.blocked});
         crate::audit::log(tx, app, ctx, Some((&admin.user_id, admin.role)), "admin.user_updated", Some(id), changes)?;
         Ok::<_, ApiError>(ended)

@@ -4,6 +4,7 @@
 use super::phone::Phone;
 use crate::app::App;
 use crate::audit;
+use crate::db::Cached;
 use crate::db::{Db, DbError};
 use crate::passwords::{check_policy, Hasher};
 use crate::web::ctx::new_id;
@@ -32,7 +33,7 @@ pub fn create_in(
         if exists.is_some() {
             return Ok(Err(format!("an admin with phone {} already exists", phone.as_str())));
         }
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO users (id, role, phone, full_name, password_hash, verified, created_at, updated_at)
              VALUES (?1, 'admin', ?2, ?3, ?4, 1, ?5, ?5)",
             params![id, phone.as_str(), name, hash, now],

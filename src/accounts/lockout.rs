@@ -11,9 +11,11 @@
 //!   reset by SMS code, which trusts the address at once), is not slowed.
 
 use super::{LOCK_MS, MAX_FAILURES};
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::web::auth::Role;
 use crate::web::ApiError;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// The slow-down stops growing here: the owner on a new address waits at most this long.
 const MAX_DELAY_MS: i64 = 60_000;
@@ -76,9 +78,9 @@ pub fn check_throttle(c: &Connection, a: &Attempt, user_id: Option<&str>, now: i
 
 /// Records a failure (committed even though the request fails). Returns the failures in a row
 /// from this address; the fifth locks it.
-pub fn failed(tx: &Transaction, a: &Attempt, now: i64) -> rusqlite::Result<i64> {
+pub fn failed(tx: &Tx, a: &Attempt, now: i64) -> rusqlite::Result<i64> {
     let role = a.role.as_str();
-    let in_row: i64 = tx.query_row(
+    let in_row: i64 = tx.query_row_cached(
         "INSERT INTO login_failures (phone, role, ip, failures, locked_until, updated_at) VALUES (?1, ?2, ?3, 1, NULL, ?4)
          ON CONFLICT (phone, role, ip) DO UPDATE SET
              failures = CASE WHEN locked_until IS NOT NULL AND locked_until <= ?4 THEN 1 ELSE failures + 1 END,
@@ -88,12 +90,12 @@ pub fn failed(tx: &Transaction, a: &Attempt, now: i64) -> rusqlite::Result<i64> 
         |r| r.get(0),
     )?;
     if in_row >= MAX_FAILURES {
-        tx.execute(
+        tx.execute_cached(
             "UPDATE login_failures SET failures = 0, locked_until = ?4 WHERE phone = ?1 AND role = ?2 AND ip = ?3",
             params![a.phone, role, a.ip, now + LOCK_MS],
         )?;
     }
-    let overall: i64 = tx.query_row(
+    let overall: i64 = tx.query_row_cached(
         "INSERT INTO login_throttle (phone, role, failures, last_failure_at, next_allowed_at) VALUES (?1, ?2, 1, ?3, 0)
          ON CONFLICT (phone, role) DO UPDATE SET
              failures = CASE WHEN last_failure_at <= ?3 - ?4 THEN 1 ELSE failures + 1 END, last_failure_at = ?3
@@ -102,7 +104,7 @@ pub fn failed(tx: &Transaction, a: &Attempt, now: i64) -> rusqlite::Result<i64> 
         |r| r.get(0),
     )?;
     if overall >= MAX_FAILURES {
-        tx.execute(
+        tx.execute_cached(
             "UPDATE login_throttle SET next_allowed_at = ?3 WHERE phone = ?1 AND role = ?2",
             params![a.phone, role, now + delay_ms(overall)],
         )?;
@@ -118,18 +120,18 @@ fn delay_ms(failures: i64) -> i64 {
 
 /// A success from this address: its failure count and the slow-down end, and the address is
 /// trusted from now on.
-pub fn succeeded(tx: &Transaction, a: &Attempt, user_id: &str, now: i64) -> rusqlite::Result<()> {
-    tx.execute(
+pub fn succeeded(tx: &Tx, a: &Attempt, user_id: &str, now: i64) -> rusqlite::Result<()> {
+    tx.execute_cached(
         "DELETE FROM login_failures WHERE phone = ?1 AND role = ?2 AND ip = ?3",
         params![a.phone, a.role.as_str(), a.ip],
     )?;
-    tx.execute("DELETE FROM login_throttle WHERE phone = ?1 AND role = ?2", params![a.phone, a.role.as_str()])?;
+    tx.execute_cached("DELETE FROM login_throttle WHERE phone = ?1 AND role = ?2", params![a.phone, a.role.as_str()])?;
     trust(tx, user_id, a.ip, now)
 }
 
 /// The account proved itself from `ip` (a login, a verified signup, a reset code).
-pub fn trust(tx: &Transaction, user_id: &str, ip: &str, now: i64) -> rusqlite::Result<()> {
-    tx.execute(
+pub fn trust(tx: &Tx, user_id: &str, ip: &str, now: i64) -> rusqlite::Result<()> {
+    tx.execute_cached(
         "INSERT INTO trusted_addresses (user_id, ip, at) VALUES (?1, ?2, ?3)
          ON CONFLICT (user_id, ip) DO UPDATE SET at = excluded.at",
         params![user_id, ip, now],
@@ -138,17 +140,18 @@ pub fn trust(tx: &Transaction, user_id: &str, ip: &str, now: i64) -> rusqlite::R
 }
 
 /// An admin's unlock also lifts every per-address lock and the slow-down.
-pub fn clear_all(tx: &Transaction, phone: &str, role: Role) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM login_failures WHERE phone = ?1 AND role = ?2", params![phone, role.as_str()])?;
-    tx.execute("DELETE FROM login_throttle WHERE phone = ?1 AND role = ?2", params![phone, role.as_str()]).map(|_| ())
+pub fn clear_all(tx: &Tx, phone: &str, role: Role) -> rusqlite::Result<()> {
+    tx.execute_cached("DELETE FROM login_failures WHERE phone = ?1 AND role = ?2", params![phone, role.as_str()])?;
+    tx.execute_cached("DELETE FROM login_throttle WHERE phone = ?1 AND role = ?2", params![phone, role.as_str()])
+        .map(|_| ())
 }
 
 /// Forgets failure rows nobody has touched for a day (a job).
-pub fn prune(tx: &Transaction, now: i64) -> rusqlite::Result<usize> {
+pub fn prune(tx: &Tx, now: i64) -> rusqlite::Result<usize> {
     let day = 24 * 3600 * 1000;
-    let a = tx.execute("DELETE FROM login_failures WHERE updated_at < ?1", [now - day])?;
-    let b = tx.execute("DELETE FROM login_throttle WHERE last_failure_at < ?1", [now - day])?;
-    let c = tx.execute("DELETE FROM otp_failures WHERE updated_at < ?1", [now - day])?;
+    let a = tx.execute_cached("DELETE FROM login_failures WHERE updated_at < ?1", [now - day])?;
+    let b = tx.execute_cached("DELETE FROM login_throttle WHERE last_failure_at < ?1", [now - day])?;
+    let c = tx.execute_cached("DELETE FROM otp_failures WHERE updated_at < ?1", [now - day])?;
     Ok(a + b + c)
 }
 

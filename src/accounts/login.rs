@@ -7,6 +7,8 @@ use super::signup::{invalid_code, parse_phone_role, PhoneRole};
 use super::{find_by_phone, LOCK_MS, MAX_FAILURES};
 use crate::app::App;
 use crate::audit;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::passwords::check_policy;
 use crate::web::auth::Principal;
 use crate::web::ratelimit::Limit;
@@ -131,7 +133,7 @@ pub fn logout(app: &App, ctx: &Ctx, p: &Principal, b: LogoutBody) -> Result<(), 
     let ended = app.db.write(|tx| {
         let mut ended = vec![p.session_id.clone()];
         if let Some(rt) = b.refresh_token.as_deref() {
-            let other: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
+            let other: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row_cached(
                 "SELECT s.id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ?1 AND s.user_id = ?2",
                 params![sessions::hash_refresh(rt.trim()), p.user_id],
                 |r| r.get::<_, String>(0),
@@ -173,7 +175,7 @@ pub fn logout_all(app: &App, ctx: &Ctx, actor: &Principal, user_id: &str) -> Res
 pub fn end_session(app: &App, ctx: &Ctx, p: &Principal, sid: &str) -> Result<(), ApiError> {
     let now = app.now_ms();
     app.db.write(|tx| {
-        let mine: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row(
+        let mine: Option<String> = rusqlite::OptionalExtension::optional(tx.query_row_cached(
             "SELECT id FROM sessions WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
             params![sid, p.user_id],
             |r| r.get(0),
@@ -243,7 +245,10 @@ pub fn reset(app: &App, ctx: &Ctx, b: ResetBody) -> Result<(), ApiError> {
             return Ok(None);
         }
         let Some(user) = find_by_phone(tx, &phone, role)? else { return Ok(None) };
-        tx.execute("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1", params![user.id, hash, now])?;
+        tx.execute_cached(
+            "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+            params![user.id, hash, now],
+        )?;
         // The code proved the phone from this address: it may sign in at once, however hard
         // others are guessing (an admin's lock still holds).
         lockout::succeeded(tx, &Attempt { phone: &phone, role, ip: &ip }, &user.id, now)?;
@@ -287,7 +292,10 @@ pub fn change(app: &App, ctx: &Ctx, p: &Principal, b: ChangeBody) -> Result<(), 
     }
     let hash = app.hasher.try_hash(&b.new_password)?;
     let ended = app.db.write(|tx| {
-        tx.execute("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1", params![user.id, hash, now])?;
+        tx.execute_cached(
+            "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+            params![user.id, hash, now],
+        )?;
         let ended = sessions::revoke_all(tx, &user.id, Some(&p.session_id), "password_changed", now)?;
         audit::log(tx, app, ctx, Some((&user.id, user.role)), "password.changed", Some(&user.id), json!({}))?;
         password_notice(tx, app, &user.id)?;
@@ -298,7 +306,7 @@ pub fn change(app: &App, ctx: &Ctx, p: &Principal, b: ChangeBody) -> Result<(), 
 }
 
 /// Tells the owner their password changed (security: always delivered, in-app and outside).
-fn password_notice(tx: &rusqlite::Transaction, app: &App, user_id: &str) -> Result<(), ApiError> {
+fn password_notice(tx: &Tx, app: &App, user_id: &str) -> Result<(), ApiError> {
     let data = json!({
         "title": "Password changed",
         "body": "your BuildXpert password was just changed. If this was not you, reset it now.",

@@ -4,10 +4,12 @@ use super::{addresses, check_email, check_name, current_user, sessions, UserView
 use crate::app::App;
 use crate::audit;
 use crate::clock::rfc3339;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::notify::{devices, settings};
 use crate::web::auth::Principal;
 use crate::web::{ApiError, Ctx};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 
@@ -56,7 +58,7 @@ fn validate(b: &PatchBody) -> Result<Changes, ApiError> {
     }
 }
 
-fn email_taken(tx: &Transaction, email: &str, role: &str, user_id: &str) -> rusqlite::Result<bool> {
+fn email_taken(tx: &Tx, email: &str, role: &str, user_id: &str) -> rusqlite::Result<bool> {
     let hit = tx
         .query_row(
             "SELECT 1 FROM users WHERE email = ?1 AND role = ?2 AND id <> ?3",
@@ -90,7 +92,7 @@ pub fn update(app: &App, ctx: &Ctx, p: &Principal, b: PatchBody) -> Result<UserV
         if changed.is_empty() {
             return Ok(user.view());
         }
-        tx.execute(
+        tx.execute_cached(
             "UPDATE users SET full_name = ?2, email = ?3, updated_at = ?4 WHERE id = ?1",
             params![user.id, user.full_name, user.email, now],
         )?;
@@ -114,13 +116,13 @@ pub fn delete(app: &App, ctx: &Ctx, p: &Principal) -> Result<(), ApiError> {
     let now = app.now_ms();
     let ended = app.db.write(|tx| {
         let user = current_user(tx, &p.user_id)?;
-        tx.execute(
+        tx.execute_cached(
             "UPDATE users SET full_name = 'Deleted user', phone = ?2, email = NULL, password_hash = '!',
                  locked_until = NULL, deleted_at = ?3, updated_at = ?3 WHERE id = ?1",
             params![user.id, format!("deleted:{}", user.id), now],
         )?;
         crate::notify::forget_user(tx, &user.id)?;
-        tx.execute("DELETE FROM addresses WHERE user_id = ?1", [&user.id])?;
+        tx.execute_cached("DELETE FROM addresses WHERE user_id = ?1", [&user.id])?;
         let ended = sessions::revoke_all(tx, &user.id, None, "account_deleted", now)?;
         audit::log(tx, app, ctx, Some((&user.id, user.role)), "account.deleted", Some(&user.id), json!({}))?;
         Ok::<_, ApiError>(ended)

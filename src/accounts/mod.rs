@@ -11,7 +11,7 @@
 //!   Result<Out, ApiError>` (`ctx` when it audits, `caller` unless the route is public or admin
 //!   and nothing depends on who asks) and opens its own transaction: `app.db.read`, or
 //!   `app.db.write` (`BEGIN IMMEDIATE`). Building blocks that other operations, or other
-//!   features, call inside their transaction take `&Transaction` / `&Connection`.
+//!   features, call inside their transaction take `&Tx` / `&Connection`.
 //! - Failures are named (`ApiError::{missing, denied, refused, conflict, locked, field, …}`); the
 //!   web kit owns the statuses. A violated unique constraint becomes its answer in one table,
 //!   `web::error::CONSTRAINTS`; operations let the database refuse and return the error (`?`).
@@ -46,6 +46,7 @@ pub mod sessions;
 pub mod signup;
 
 use crate::clock::rfc3339;
+use crate::db::Cached;
 use crate::web::auth::Role;
 use crate::web::ApiError;
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -217,7 +218,7 @@ pub fn jobs() -> Vec<crate::runner::Job<crate::app::App>> {
 
 /// Live (not deleted) accounts by role: (customers, providers), for the operator's overview.
 pub fn count_by_role(c: &Connection) -> rusqlite::Result<(i64, i64)> {
-    c.query_row(
+    c.query_row_cached(
         "SELECT COALESCE(SUM(role = 'customer'), 0), COALESCE(SUM(role = 'provider'), 0) FROM users WHERE deleted_at IS NULL",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),

@@ -4,9 +4,11 @@
 //! from one client address lock that address out of the phone's codes for 15 minutes.
 
 use super::{LOCK_MS, MAX_FAILURES};
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::web::ApiError;
 use hmac::{Hmac, Mac};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension};
 use sha2::Sha256;
 
 pub const CODE_TTL_MS: i64 = 5 * 60 * 1000;
@@ -49,16 +51,9 @@ pub fn hash_code(key: &[u8], phone: &str, role: &str, purpose: Purpose, code: &s
 
 /// Stores a fresh code (replacing any live one) and returns it for sending. Signup codes live
 /// with their pending signup instead (`signup.rs`), one per signup request.
-pub fn issue(
-    tx: &Transaction,
-    key: &[u8],
-    phone: &str,
-    role: &str,
-    purpose: Purpose,
-    now: i64,
-) -> rusqlite::Result<String> {
+pub fn issue(tx: &Tx, key: &[u8], phone: &str, role: &str, purpose: Purpose, now: i64) -> rusqlite::Result<String> {
     let code = new_code();
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO otp_codes (phone, role, purpose, code_hash, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (phone, role, purpose) DO UPDATE SET code_hash = excluded.code_hash,
              expires_at = excluded.expires_at, created_at = excluded.created_at",
@@ -69,7 +64,7 @@ pub fn issue(
 
 /// 429 `otp_locked` while this client address is locked out of codes for the phone. The lock is
 /// per (phone, address): an attacker locking themselves out never blocks the owner elsewhere.
-pub fn check_lock(tx: &Transaction, phone: &str, ip: &str, now: i64) -> Result<(), ApiError> {
+pub fn check_lock(tx: &Tx, phone: &str, ip: &str, now: i64) -> Result<(), ApiError> {
     let locked: Option<Option<i64>> = tx
         .query_row("SELECT locked_until FROM otp_failures WHERE phone = ?1 AND ip = ?2", params![phone, ip], |r| {
             r.get(0)
@@ -97,8 +92,8 @@ pub fn well_formed(code: &str) -> bool {
 
 /// Counts a wrong code from `ip` (committed even though the request fails: the caller must
 /// commit); the fifth in a row locks that address out for the phone.
-pub fn record_wrong(tx: &Transaction, phone: &str, ip: &str, now: i64) -> rusqlite::Result<()> {
-    let failures: i64 = tx.query_row(
+pub fn record_wrong(tx: &Tx, phone: &str, ip: &str, now: i64) -> rusqlite::Result<()> {
+    let failures: i64 = tx.query_row_cached(
         "INSERT INTO otp_failures (phone, ip, failures, locked_until, updated_at) VALUES (?1, ?2, 1, NULL, ?3)
          ON CONFLICT (phone, ip) DO UPDATE SET failures = CASE WHEN locked_until IS NOT NULL AND locked_until <= ?3
              THEN 1 ELSE failures + 1 END, locked_until = CASE WHEN locked_until <= ?3 THEN NULL ELSE locked_until END,
@@ -108,7 +103,7 @@ pub fn record_wrong(tx: &Transaction, phone: &str, ip: &str, now: i64) -> rusqli
         |r| r.get(0),
     )?;
     if failures >= MAX_FAILURES {
-        tx.execute(
+        tx.execute_cached(
             "UPDATE otp_failures SET failures = 0, locked_until = ?3 WHERE phone = ?1 AND ip = ?2",
             params![phone, ip, now + LOCK_MS],
         )?;
@@ -116,15 +111,15 @@ pub fn record_wrong(tx: &Transaction, phone: &str, ip: &str, now: i64) -> rusqli
     Ok(())
 }
 
-pub fn clear_wrong(tx: &Transaction, phone: &str, ip: &str) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM otp_failures WHERE phone = ?1 AND ip = ?2", params![phone, ip]).map(|_| ())
+pub fn clear_wrong(tx: &Tx, phone: &str, ip: &str) -> rusqlite::Result<()> {
+    tx.execute_cached("DELETE FROM otp_failures WHERE phone = ?1 AND ip = ?2", params![phone, ip]).map(|_| ())
 }
 
 /// Checks a code kept in `otp_codes` (password resets); on success it is consumed and the
 /// address's failure count cleared.
 #[allow(clippy::too_many_arguments)]
 pub fn check(
-    tx: &Transaction,
+    tx: &Tx,
     key: &[u8],
     phone: &str,
     role: &str,
@@ -148,7 +143,7 @@ pub fn check(
         _ => false,
     };
     if matches {
-        tx.execute(
+        tx.execute_cached(
             "DELETE FROM otp_codes WHERE phone = ?1 AND role = ?2 AND purpose = ?3",
             params![phone, role, purpose.as_str()],
         )?;

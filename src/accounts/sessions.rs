@@ -5,11 +5,13 @@
 use super::User;
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::web::auth::{Claims, Principal};
 use crate::web::ctx::new_id;
 use crate::web::ApiError;
 use base64::Engine;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
@@ -35,17 +37,17 @@ pub struct Tokens {
 }
 
 /// Starts a session for `user` and returns its tokens.
-pub fn start(tx: &Transaction, app: &App, user: &User, device: &str, ip: &str) -> Result<Tokens, ApiError> {
+pub fn start(tx: &Tx, app: &App, user: &User, device: &str, ip: &str) -> Result<Tokens, ApiError> {
     let now = app.now_ms();
     let sid = new_id("ses");
     let expires = now + i64::from(app.config.auth.refresh_ttl_days) * crate::clock::DAY_MS;
     let device: String = device.chars().take(200).collect();
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO sessions (id, user_id, device, ip, created_at, last_seen_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
         params![sid, user.id, device, ip, now, expires],
     )?;
     let refresh = new_refresh_token();
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
         params![hash_refresh(&refresh), sid, now],
     )?;
@@ -85,7 +87,7 @@ pub enum Rotated {
 }
 
 /// Rotates a refresh token within its family.
-pub fn rotate(tx: &Transaction, app: &App, presented: &str, ip: &str) -> Result<Rotated, ApiError> {
+pub fn rotate(tx: &Tx, app: &App, presented: &str, ip: &str) -> Result<Rotated, ApiError> {
     let now = app.now_ms();
     let row: Option<(String, Option<i64>)> = tx
         .query_row(
@@ -114,14 +116,17 @@ pub fn rotate(tx: &Transaction, app: &App, presented: &str, ip: &str) -> Result<
         Some(u) if !u.deleted && !u.blocked => u,
         _ => return Ok(Rotated::Invalid),
     };
-    tx.execute("UPDATE refresh_tokens SET used_at = ?2 WHERE token_hash = ?1", params![hash_refresh(presented), now])?;
+    tx.execute_cached(
+        "UPDATE refresh_tokens SET used_at = ?2 WHERE token_hash = ?1",
+        params![hash_refresh(presented), now],
+    )?;
     let refresh = new_refresh_token();
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
         params![hash_refresh(&refresh), sid, now],
     )?;
     let expires = now + i64::from(app.config.auth.refresh_ttl_days) * crate::clock::DAY_MS;
-    tx.execute(
+    tx.execute_cached(
         "UPDATE sessions SET last_seen_at = ?2, expires_at = ?3, ip = ?4 WHERE id = ?1",
         params![sid, now, expires, ip],
     )?;
@@ -129,8 +134,8 @@ pub fn rotate(tx: &Transaction, app: &App, presented: &str, ip: &str) -> Result<
 }
 
 /// Marks one session revoked in the database (call [`forget`] after the commit).
-pub fn revoke(tx: &Transaction, sid: &str, reason: &str, now: i64) -> rusqlite::Result<bool> {
-    let n = tx.execute(
+pub fn revoke(tx: &Tx, sid: &str, reason: &str, now: i64) -> rusqlite::Result<bool> {
+    let n = tx.execute_cached(
         "UPDATE sessions SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
         params![sid, now, reason],
     )?;
@@ -138,13 +143,7 @@ pub fn revoke(tx: &Transaction, sid: &str, reason: &str, now: i64) -> rusqlite::
 }
 
 /// Revokes every live session of a user except `keep`; returns their ids.
-pub fn revoke_all(
-    tx: &Transaction,
-    user_id: &str,
-    keep: Option<&str>,
-    reason: &str,
-    now: i64,
-) -> rusqlite::Result<Vec<String>> {
+pub fn revoke_all(tx: &Tx, user_id: &str, keep: Option<&str>, reason: &str, now: i64) -> rusqlite::Result<Vec<String>> {
     let ids: Vec<String> = {
         let mut st = tx.prepare("SELECT id FROM sessions WHERE user_id = ?1 AND revoked_at IS NULL")?;
         let rows = st.query_map([user_id], |r| r.get::<_, String>(0))?;

@@ -7,6 +7,8 @@ use super::sessions::{self, Tokens};
 use super::{check_email, check_name, parse_role, send_code};
 use crate::app::App;
 use crate::audit;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::passwords::check_policy;
 use crate::web::auth::Role;
 use crate::web::ctx::new_id;
@@ -71,19 +73,13 @@ pub const PENDING_TTL_MS: i64 = 60 * 60 * 1000;
 const MAX_PENDING: i64 = 5;
 
 /// Forgets pending signups past their hour (a job).
-pub fn prune(tx: &rusqlite::Transaction, now: i64) -> rusqlite::Result<usize> {
-    tx.execute("DELETE FROM signups WHERE created_at <= ?1", [now - PENDING_TTL_MS])
+pub fn prune(tx: &Tx, now: i64) -> rusqlite::Result<usize> {
+    tx.execute_cached("DELETE FROM signups WHERE created_at <= ?1", [now - PENDING_TTL_MS])
 }
 
 /// A fresh code for pending signup `id`, distinct from every other live code of the phone, so a
 /// code names exactly one signup request.
-fn new_signup_code(
-    tx: &rusqlite::Transaction,
-    app: &App,
-    phone: &str,
-    role: Role,
-    now: i64,
-) -> rusqlite::Result<(String, String)> {
+fn new_signup_code(tx: &Tx, app: &App, phone: &str, role: Role, now: i64) -> rusqlite::Result<(String, String)> {
     loop {
         let code = otp::new_code();
         let hash = otp::hash_code(&app.otp_key, phone, role.as_str(), Purpose::Signup, &code);
@@ -126,7 +122,7 @@ pub fn signup(app: &App, ctx: &Ctx, b: SignupBody) -> Result<(), ApiError> {
         }
         otp::check_lock(tx, &phone, &ip, now)?;
         prune(tx, now)?;
-        let pending: i64 = tx.query_row(
+        let pending: i64 = tx.query_row_cached(
             "SELECT COUNT(*) FROM signups WHERE phone = ?1 AND role = ?2",
             params![phone, v.role.as_str()],
             |r| r.get(0),
@@ -136,7 +132,7 @@ pub fn signup(app: &App, ctx: &Ctx, b: SignupBody) -> Result<(), ApiError> {
             return Err(ApiError::locked("rate_limited", message, PENDING_TTL_MS / 1000));
         }
         let (code, code_hash) = new_signup_code(tx, app, &phone, v.role, now)?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO signups (id, phone, role, full_name, email, password_hash, code_hash, code_expires_at, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
@@ -157,7 +153,7 @@ pub fn signup(app: &App, ctx: &Ctx, b: SignupBody) -> Result<(), ApiError> {
     send_code(app, &phone, &code_text(&code))
 }
 
-fn email_free(tx: &rusqlite::Transaction, email: &str, role: Role) -> Result<(), ApiError> {
+fn email_free(tx: &Tx, email: &str, role: Role) -> Result<(), ApiError> {
     let used = tx
         .query_row("SELECT 1 FROM users WHERE email = ?1 AND role = ?2", params![email, role.as_str()], |_| Ok(()))
         .optional()?;
@@ -200,7 +196,7 @@ pub fn resend(app: &App, ctx: &Ctx, b: PhoneRole) -> Result<(), ApiError> {
         let mut codes = Vec::with_capacity(ids.len());
         for id in &ids {
             let (code, hash) = new_signup_code(tx, app, &phone, role, now)?;
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE signups SET code_hash = ?2, code_expires_at = ?3 WHERE id = ?1",
                 params![id, hash, now + otp::CODE_TTL_MS],
             )?;
@@ -245,7 +241,7 @@ pub fn verify(app: &App, ctx: &Ctx, b: VerifyBody, device: &str) -> Result<Token
         otp::check_lock(tx, &phone, &ip, now)?;
         let hash = otp::hash_code(&app.otp_key, &phone, role.as_str(), Purpose::Signup, code);
         let pending: Option<(String, Option<String>, String)> = if otp::well_formed(code) {
-            tx.query_row(
+            tx.query_row_cached(
                 "SELECT full_name, email, password_hash FROM signups
                  WHERE phone = ?1 AND role = ?2 AND code_hash = ?3 AND code_expires_at > ?4 AND created_at > ?5",
                 params![phone, role.as_str(), hash, now, now - PENDING_TTL_MS],
@@ -264,12 +260,12 @@ pub fn verify(app: &App, ctx: &Ctx, b: VerifyBody, device: &str) -> Result<Token
             email_free(tx, e, role)?;
         }
         let id = new_id("usr");
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO users (id, role, phone, full_name, email, password_hash, verified, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
             params![id, role.as_str(), phone, full_name, email, password_hash, now],
         )?;
-        tx.execute("DELETE FROM signups WHERE phone = ?1 AND role = ?2", params![phone, role.as_str()])?;
+        tx.execute_cached("DELETE FROM signups WHERE phone = ?1 AND role = ?2", params![phone, role.as_str()])?;
         otp::clear_wrong(tx, &phone, &ip)?;
         super::lockout::trust(tx, &id, &ip, now)?;
         crate::notify::settings::create_defaults(tx, &id, now)?;

@@ -8,6 +8,8 @@
 
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::notify::Channel;
 use crate::web::ApiError;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -61,7 +63,7 @@ struct Stored {
 }
 
 fn load(c: &Connection, name: &str) -> rusqlite::Result<Option<Stored>> {
-    c.query_row(
+    c.query_row_cached(
         "SELECT firing, since, value, threshold, message, checked_at, notified_at, state FROM admin_alerts WHERE name = ?1",
         [name],
         |r| {
@@ -181,7 +183,7 @@ pub fn check(app: &App) -> Result<(), ApiError> {
             let changed = reading.is_some() && firing != before.firing;
             let since = if changed { Some(now) } else { before.since };
             let notified = if changed { Some(now) } else { before.notified_at };
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO admin_alerts (name, firing, since, value, threshold, message, checked_at, notified_at, state)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (name) DO UPDATE SET firing = ?2, since = ?3, value = ?4, threshold = ?5, message = ?6,
@@ -200,7 +202,7 @@ pub fn check(app: &App) -> Result<(), ApiError> {
 /// dead letters as for every delivery).
 #[allow(clippy::too_many_arguments)]
 fn announce(
-    tx: &rusqlite::Transaction,
+    tx: &Tx,
     app: &App,
     name: &str,
     firing: bool,

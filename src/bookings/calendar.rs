@@ -4,9 +4,11 @@
 
 use super::ical::{self, Event, EVENT_MS};
 use crate::app::App;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::web::auth::Principal;
 use crate::web::{ApiError, Ctx};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 pub fn hash(token: &str) -> String {
@@ -21,8 +23,8 @@ pub fn new_token() -> Result<String, getrandom::Error> {
 }
 
 /// Stores `token` as the provider's only feed token.
-pub fn replace(tx: &Transaction, provider_id: &str, token: &str, now: i64) -> rusqlite::Result<()> {
-    tx.execute(
+pub fn replace(tx: &Tx, provider_id: &str, token: &str, now: i64) -> rusqlite::Result<()> {
+    tx.execute_cached(
         "INSERT INTO calendar_tokens (provider_id, token_hash, created_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (provider_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at",
         params![provider_id, hash(token), now],
@@ -30,8 +32,8 @@ pub fn replace(tx: &Transaction, provider_id: &str, token: &str, now: i64) -> ru
     Ok(())
 }
 
-pub fn revoke(tx: &Transaction, provider_id: &str) -> rusqlite::Result<usize> {
-    tx.execute("DELETE FROM calendar_tokens WHERE provider_id = ?1", [provider_id])
+pub fn revoke(tx: &Tx, provider_id: &str) -> rusqlite::Result<usize> {
+    tx.execute_cached("DELETE FROM calendar_tokens WHERE provider_id = ?1", [provider_id])
 }
 
 /// `POST /provider/calendar-token`: a new secret feed URL for the calling provider; the previous

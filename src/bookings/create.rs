@@ -7,6 +7,7 @@ use super::{Status, MAX_DAYS_AHEAD};
 use crate::app::App;
 use crate::catalog;
 use crate::clock::DAY_MS;
+use crate::db::Cached;
 use crate::notify::outbox;
 use crate::web::auth::Principal;
 use crate::web::ctx::new_id;
@@ -119,7 +120,7 @@ pub fn create(app: &App, p: &Principal, b: NewBooking) -> Result<BookingView, Ap
         }
         let id = new_id("bkg");
         // `bookings_one_open_per_customer` refuses a second open request for the same slot.
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO bookings (id, listing_id, customer_id, provider_id, category_id, status, local_date, local_time,
                  starts_at, address, notes, total, currency, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",

@@ -4,6 +4,7 @@
 
 use super::views::Money;
 use crate::app::App;
+use crate::db::Cached;
 use crate::tz::BusinessTz;
 use crate::web::auth::Principal;
 use crate::web::ApiError;
@@ -30,7 +31,7 @@ pub struct Earnings {
 }
 
 fn completed_between(c: &Connection, provider: &str, from: i64, to: i64) -> rusqlite::Result<i64> {
-    c.query_row(
+    c.query_row_cached(
         "SELECT COALESCE(SUM(total), 0) FROM bookings
          WHERE provider_id = ?1 AND status = 'completed' AND completed_at >= ?2 AND completed_at < ?3",
         params![provider, from, to],
@@ -63,7 +64,7 @@ pub fn compute(
     .unwrap_or(tomorrow);
     let today_sum = completed_between(c, provider, tz.day_start(today), tz.day_start(tomorrow))?;
     let month_sum = completed_between(c, provider, tz.day_start(month_start), tz.day_start(next_month))?;
-    let pending: i64 = c.query_row(
+    let pending: i64 = c.query_row_cached(
         "SELECT COALESCE(SUM(total), 0) FROM bookings
          WHERE provider_id = ?1 AND status IN ('pending', 'accepted', 'in_progress')",
         [provider],

@@ -8,6 +8,7 @@
 use super::{notices, Party};
 use crate::app::App;
 use crate::clock::{rfc3339, DAY_MS};
+use crate::db::Cached;
 use crate::notify::outbox;
 use crate::web::auth::{Principal, Role};
 use crate::web::ctx::new_id;
@@ -156,7 +157,7 @@ pub fn send(app: &App, p: &Principal, booking_id: &str, m: NewMessage) -> Result
             .query_row([&b.id], |r| r.get(0))?;
         let at = last.map_or(now, |l| now.max(l + 1));
         let id = new_id("msg");
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO messages (id, booking_id, sender_id, sender_role, text, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![id, b.id, p.user_id, party.role(), text, at],
         )?;
@@ -178,7 +179,7 @@ pub fn mark_read(app: &App, p: &Principal, booking_id: &str, r: ReadUpTo) -> Res
         let (b, party) = super::for_party(tx, booking_id, p)?;
         let upto =
             find(tx, &b.id, &r.up_to)?.ok_or_else(|| ApiError::field("upTo", "is not a message of this booking"))?;
-        let changed = tx.execute(
+        let changed = tx.execute_cached(
             "UPDATE messages SET read_at = ?5
              WHERE booking_id = ?1 AND sender_id != ?2 AND read_at IS NULL AND (created_at, id) <= (?3, ?4)",
             params![b.id, p.user_id, upto.created_ms, upto.id, now],

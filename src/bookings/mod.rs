@@ -15,7 +15,7 @@
 //!   Result<Out, ApiError>` (`ctx` when it audits, `caller` unless the route is public or admin
 //!   and nothing depends on who asks) and opens its own transaction: `app.db.read`, or
 //!   `app.db.write` (`BEGIN IMMEDIATE`). Building blocks that other operations, or other
-//!   features, call inside their transaction take `&Transaction` / `&Connection`.
+//!   features, call inside their transaction take `&Tx` / `&Connection`.
 //! - Failures are named (`ApiError::{missing, denied, refused, conflict, locked, field, …}`); the
 //!   web kit owns the statuses. A violated unique constraint becomes its answer in one table,
 //!   `web::error::CONSTRAINTS`; operations let the database refuse and return the error (`?`).
@@ -51,9 +51,11 @@ pub mod timed;
 pub mod transitions;
 pub mod views;
 
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::web::auth::{Principal, Role};
 use crate::web::ApiError;
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{json, Value};
 
 /// How far ahead an appointment may be booked.
@@ -215,7 +217,7 @@ pub fn for_party(c: &Connection, id: &str, p: &Principal) -> Result<(Booking, Pa
 
 /// Appends a history entry (`actor` None = the system).
 pub fn record_history(
-    tx: &Transaction,
+    tx: &Tx,
     booking_id: &str,
     from: Option<Status>,
     to: Status,
@@ -223,7 +225,7 @@ pub fn record_history(
     actor: Option<(&str, &str)>,
     reason: Option<&str>,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO booking_history (booking_id, from_status, to_status, at, actor_id, actor_role, reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -299,7 +301,7 @@ mod tests {
         // Only the booking indexes are under test here, not the references.
         c.pragma_update(None, "foreign_keys", "OFF").unwrap();
         let insert = |c: &Connection, id: &str, customer: &str, status: &str| {
-            c.execute(
+            c.execute_cached(
                 "INSERT INTO bookings (id, listing_id, customer_id, provider_id, category_id, status, local_date, local_time,
                      starts_at, address, total, currency, created_at, updated_at)
                  VALUES (?1, 'l', ?2, 'p', 'c', ?3, 'd', 't', 1000, 'a', 1, 'INR', 0, 0)",

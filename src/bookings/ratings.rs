@@ -4,6 +4,7 @@
 use super::{Party, Status};
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::db::Cached;
 use crate::web::auth::Principal;
 use crate::web::ApiError;
 use rusqlite::params;
@@ -49,7 +50,7 @@ pub fn rate(app: &App, p: &Principal, booking_id: &str, r: NewRating) -> Result<
         }
         let ratee = b.other(party).to_string();
         // Once per party: the key (booking_id, rater_id) refuses a second rating.
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO ratings (booking_id, rater_id, rater_role, ratee_id, listing_id, stars, review, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![b.id, p.user_id, party.role(), ratee, b.listing_id, r.stars, review, now],

@@ -4,6 +4,7 @@
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::db::keyset;
+use crate::db::Cached;
 use crate::web::auth::Principal;
 use crate::web::ctx::new_id;
 use crate::web::page::{Page, PageRequest};
@@ -69,7 +70,7 @@ fn from_row(r: &Row) -> rusqlite::Result<ReportView> {
 }
 
 pub fn find(c: &Connection, id: &str) -> rusqlite::Result<Option<ReportView>> {
-    c.query_row(&format!("SELECT {COLUMNS} FROM reports WHERE id = ?1"), [id], from_row).optional()
+    c.query_row_cached(&format!("SELECT {COLUMNS} FROM reports WHERE id = ?1"), [id], from_row).optional()
 }
 
 pub fn report(app: &App, p: &Principal, booking_id: &str, r: NewReport) -> Result<ReportView, ApiError> {
@@ -85,7 +86,7 @@ pub fn report(app: &App, p: &Principal, booking_id: &str, r: NewReport) -> Resul
         let (b, party) = super::for_party(tx, booking_id, p)?;
         let id = new_id("rpt");
         // Once per party: UNIQUE (booking_id, reporter_id) refuses a second report.
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO reports (id, booking_id, reporter_id, reported_id, reason, description, status, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7)",
             params![id, b.id, p.user_id, b.other(party), reason, description, now],
@@ -130,7 +131,7 @@ pub fn resolve(app: &App, ctx: &Ctx, admin: &Principal, id: &str, r: Resolve) ->
     let now = app.now_ms();
     app.db.write(|tx| {
         let before = find(tx, id)?.ok_or_else(ApiError::not_found)?;
-        let n = tx.execute(
+        let n = tx.execute_cached(
             "UPDATE reports SET status = ?2, resolution = ?3, resolved_by = ?4, resolved_at = ?5
              WHERE id = ?1 AND status = 'open'",
             params![id, r.status, resolution, admin.user_id, now],
@@ -153,5 +154,5 @@ pub fn resolve(app: &App, ctx: &Ctx, admin: &Principal, id: &str, r: Resolve) ->
 
 /// Reports waiting for the operator, for the overview.
 pub fn open_count(c: &Connection) -> rusqlite::Result<i64> {
-    c.query_row("SELECT COUNT(*) FROM reports WHERE status = 'open'", [], |r| r.get(0))
+    c.query_row_cached("SELECT COUNT(*) FROM reports WHERE status = 'open'", [], |r| r.get(0))
 }

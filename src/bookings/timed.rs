@@ -9,6 +9,7 @@
 use super::{notices, views, Booking, Status, COLUMNS};
 use crate::app::App;
 use crate::clock::HOUR_MS;
+use crate::db::Cached;
 use crate::notify::{outbox, Kind};
 use crate::web::ApiError;
 use rusqlite::params;
@@ -31,7 +32,7 @@ pub fn expire(app: &App) -> Result<usize, ApiError> {
                 &[now.into(), BATCH.into()],
             )?;
             for b in &due {
-                let changed = tx.execute(
+                let changed = tx.execute_cached(
                     "UPDATE bookings SET status = 'expired', updated_at = ?2 WHERE id = ?1 AND status = 'pending'",
                     params![b.id, now],
                 )?;
@@ -105,14 +106,14 @@ pub fn remind(app: &App) -> Result<usize, ApiError> {
                 for b in &due {
                     // Guarded: another run (or a state change) since the read wins.
                     let claimed = if which == Reminder::TwoHours {
-                        tx.execute(
+                        tx.execute_cached(
                             "UPDATE bookings SET reminded_two_hours_at = ?2,
                                  reminded_day_before_at = COALESCE(reminded_day_before_at, ?2)
                              WHERE id = ?1 AND status = 'accepted' AND reminded_two_hours_at IS NULL",
                             params![b.id, now],
                         )?
                     } else {
-                        tx.execute(
+                        tx.execute_cached(
                             &format!(
                                 "UPDATE bookings SET {column} = ?2 WHERE id = ?1 AND status = 'accepted' AND {column} IS NULL"
                             ),

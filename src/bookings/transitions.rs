@@ -11,6 +11,7 @@
 use super::views::{self, BookingView};
 use super::{notices, Booking, Party, Status, MAX_REASON};
 use crate::app::App;
+use crate::db::Cached;
 use crate::notify::{outbox, Kind};
 use crate::web::auth::Principal;
 use crate::web::ApiError;
@@ -89,7 +90,7 @@ pub fn apply(app: &App, p: &Principal, id: &str, action: Action, body: Body) -> 
         }
         // A concurrent accept of another booking in the slot makes `bookings_one_taken_per_slot`
         // refuse this one (`slot_unavailable`, by `?`).
-        let changed = tx.execute(
+        let changed = tx.execute_cached(
             "UPDATE bookings SET status = ?3, updated_at = ?4,
                  completed_at = CASE WHEN ?3 = 'completed' THEN ?4 ELSE completed_at END
              WHERE id = ?1 AND status = ?2",

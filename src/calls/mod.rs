@@ -19,7 +19,7 @@
 //!   Result<Out, ApiError>` (`ctx` when it audits, `caller` unless the route is public or admin
 //!   and nothing depends on who asks) and opens its own transaction: `app.db.read`, or
 //!   `app.db.write` (`BEGIN IMMEDIATE`). Building blocks that other operations, or other
-//!   features, call inside their transaction take `&Transaction` / `&Connection`.
+//!   features, call inside their transaction take `&Tx` / `&Connection`.
 //! - Failures are named (`ApiError::{missing, denied, refused, conflict, locked, field, …}`); the
 //!   web kit owns the statuses. A violated unique constraint becomes its answer in one table,
 //!   `web::error::CONSTRAINTS`; operations let the database refuse and return the error (`?`).
@@ -52,10 +52,12 @@ pub mod transitions;
 
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::notify::outbox;
 use crate::web::auth::{Principal, Role};
 use crate::web::ApiError;
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::json;
 
@@ -248,7 +250,7 @@ pub fn for_party(c: &Connection, id: &str, p: &Principal) -> Result<(Call, Side)
 /// Closes an open call: its new status, end time and reason, and both lines freed. Returns the
 /// call as it is now, or None when it was no longer in `from` (someone else moved it first).
 pub fn close(
-    tx: &Transaction,
+    tx: &Tx,
     call: &Call,
     from: Status,
     to: Status,
@@ -256,7 +258,7 @@ pub fn close(
     by: Option<&str>,
     now: i64,
 ) -> rusqlite::Result<Option<Call>> {
-    let changed = tx.execute(
+    let changed = tx.execute_cached(
         "UPDATE calls SET status = ?3, ended_at = ?4, end_reason = ?5, ended_by = ?6, updated_at = ?4
          WHERE id = ?1 AND status = ?2",
         params![call.id, from.as_str(), to.as_str(), now, reason, by],
@@ -264,13 +266,13 @@ pub fn close(
     if changed == 0 {
         return Ok(None);
     }
-    tx.execute("DELETE FROM call_lines WHERE call_id = ?1", [&call.id])?;
+    tx.execute_cached("DELETE FROM call_lines WHERE call_id = ?1", [&call.id])?;
     find(tx, &call.id)
 }
 
 /// `call.<kind>` with `{call}` to both parties (every state change is told to both, so a party's
 /// other devices follow too; `call.incoming` alone goes to the callee only).
-pub fn tell_both(tx: &Transaction, app: &App, call: &Call, kind: &str, now: i64) -> Result<(), ApiError> {
+pub fn tell_both(tx: &Tx, app: &App, call: &Call, kind: &str, now: i64) -> Result<(), ApiError> {
     outbox::event(tx, app, &[&call.caller_id, &call.callee_id], kind, &json!({"call": call.view(now)}))
 }
 

@@ -13,6 +13,7 @@
 
 use super::Status;
 use crate::app::App;
+use crate::db::Cached;
 use crate::web::auth::Principal;
 use crate::web::ApiError;
 use rusqlite::params;
@@ -92,12 +93,12 @@ pub fn report(app: &App, p: &Principal, id: &str, r: Report) -> Result<f64, ApiE
             return Err(ApiError::conflict("not_answered", "Only a call that was answered has quality to report.")
                 .with_extra("status", json!(call.status.as_str())));
         }
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO call_quality (call_id, user_id, rtt_ms, jitter_ms, packet_loss_percent, bitrate_kbps, mos, at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![call.id, p.user_id, r.rtt_ms, r.jitter_ms, r.packet_loss_percent, r.bitrate_kbps, score, now],
         )?;
-        tx.execute(
+        tx.execute_cached(
             "UPDATE calls SET mos_sum = mos_sum + ?2, mos_count = mos_count + 1 WHERE id = ?1",
             params![call.id, score],
         )?;

@@ -16,6 +16,7 @@
 
 use super::{Side, Status};
 use crate::app::App;
+use crate::db::Cached;
 use crate::notify::outbox;
 use crate::web::auth::Principal;
 use crate::web::ratelimit::Limit;
@@ -166,7 +167,7 @@ pub fn relay(app: &App, p: &Principal, id: &str, s: Checked) -> Result<i64, ApiE
             )
             .check()?;
         let seq = call.signals + 1;
-        tx.execute("UPDATE calls SET signals = ?2 WHERE id = ?1", rusqlite::params![call.id, seq])?;
+        tx.execute_cached("UPDATE calls SET signals = ?2 WHERE id = ?1", rusqlite::params![call.id, seq])?;
         super::timeouts::seen(tx, &call, &p.user_id, now)?;
         let mut data = json!({"callId": call.id, "from": p.user_id, "seq": seq, "type": s.kind.as_str()});
         if let Some(sdp) = s.sdp {

@@ -6,6 +6,7 @@
 use super::{Call, Status};
 use crate::app::App;
 use crate::bookings::{self, Party};
+use crate::db::Cached;
 use crate::notify::outbox;
 use crate::web::auth::Principal;
 use crate::web::ctx::new_id;
@@ -45,15 +46,15 @@ pub fn start(app: &App, p: &Principal, n: NewCall) -> Result<super::CallView, Ap
         }
         let callee = b.other(party).to_string();
         let id = new_id("call");
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO calls (id, booking_id, caller_id, caller_role, callee_id, callee_role, status, started_at,
                  caller_seen_at, callee_seen_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'ringing', ?7, ?7, ?7, ?7)",
             params![id, b.id, p.user_id, caller_role, callee, callee_role, now],
         )?;
         // The primary key of `call_lines` refuses a second open call for either party (409 `busy`).
-        tx.execute("INSERT INTO call_lines (user_id, call_id) VALUES (?1, ?2)", params![p.user_id, id])?;
-        tx.execute("INSERT INTO call_lines (user_id, call_id) VALUES (?1, ?2)", params![callee, id])?;
+        tx.execute_cached("INSERT INTO call_lines (user_id, call_id) VALUES (?1, ?2)", params![p.user_id, id])?;
+        tx.execute_cached("INSERT INTO call_lines (user_id, call_id) VALUES (?1, ?2)", params![callee, id])?;
         let call: Call = super::find(tx, &id)?.ok_or_else(|| ApiError::internal("inserted call not found"))?;
         debug_assert_eq!(call.status, Status::Ringing);
         let view = call.view(now);

@@ -14,6 +14,8 @@
 
 use super::{notices, Call, Status, COLUMNS};
 use crate::app::App;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::notify::outbox;
 use crate::web::ApiError;
 use rusqlite::params;
@@ -22,7 +24,7 @@ use serde_json::json;
 /// Calls handled per run and transaction (the next run takes the rest).
 const BATCH: i64 = 100;
 
-fn open_calls(tx: &rusqlite::Transaction, sql_where: &str, cutoff: i64) -> rusqlite::Result<Vec<Call>> {
+fn open_calls(tx: &Tx, sql_where: &str, cutoff: i64) -> rusqlite::Result<Vec<Call>> {
     let mut st = tx.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM calls WHERE {sql_where} ORDER BY started_at, id LIMIT {BATCH}"
     ))?;
@@ -88,7 +90,7 @@ pub fn close_stale(app: &App) -> Result<usize, ApiError> {
             let (caller, callee) =
                 (polled(&call.caller_id, call.caller_seen_at), polled(&call.callee_id, call.callee_seen_at));
             if caller.min(callee) > cutoff {
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE calls SET caller_seen_at = ?2, callee_seen_at = ?3 WHERE id = ?1",
                     params![call.id, caller, callee],
                 )?;
@@ -104,8 +106,8 @@ pub fn close_stale(app: &App) -> Result<usize, ApiError> {
 }
 
 /// Marks `user` as alive on `call` (a signal or a quality report came from them).
-pub fn seen(tx: &rusqlite::Transaction, call: &Call, user: &str, now: i64) -> rusqlite::Result<()> {
+pub fn seen(tx: &Tx, call: &Call, user: &str, now: i64) -> rusqlite::Result<()> {
     let col = if user == call.caller_id { "caller_seen_at" } else { "callee_seen_at" };
-    tx.execute(&format!("UPDATE calls SET {col} = MAX({col}, ?2) WHERE id = ?1"), params![call.id, now])?;
+    tx.execute_cached(&format!("UPDATE calls SET {col} = MAX({col}, ?2) WHERE id = ?1"), params![call.id, now])?;
     Ok(())
 }

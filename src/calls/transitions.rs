@@ -6,6 +6,7 @@
 
 use super::{Call, CallView, Side, Status};
 use crate::app::App;
+use crate::db::Cached;
 use crate::web::auth::Principal;
 use crate::web::ApiError;
 use rusqlite::params;
@@ -65,7 +66,7 @@ pub fn apply(app: &App, p: &Principal, id: &str, action: Action) -> Result<CallV
         let after = match reason {
             // Accepting keeps the lines; the answer time starts the talk.
             None => {
-                let changed = tx.execute(
+                let changed = tx.execute_cached(
                     "UPDATE calls SET status = 'active', answered_at = ?2, callee_seen_at = ?2, caller_seen_at = ?2,
                          updated_at = ?2
                      WHERE id = ?1 AND status = 'ringing'",

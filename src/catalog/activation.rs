@@ -6,9 +6,11 @@
 use super::listings::{find, load, Listing};
 use crate::app::App;
 use crate::clock::{rfc3339, DAY_MS};
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::notify::outbox;
 use crate::web::ApiError;
-use rusqlite::{params, Transaction};
+use rusqlite::params;
 use serde_json::json;
 
 /// Starts or extends a listing's paid period by `days` and notifies the provider
@@ -18,7 +20,7 @@ use serde_json::json;
 /// Payments call this inside the transaction that records the verified payment. A suspended
 /// listing stays suspended (its period is extended, but only an admin lifts a suspension), so a
 /// renewal can never undo moderation. 404 for a missing or deleted listing.
-pub fn activate_listing(tx: &Transaction, app: &App, listing_id: &str, days: i64) -> Result<Listing, ApiError> {
+pub fn activate_listing(tx: &Tx, app: &App, listing_id: &str, days: i64) -> Result<Listing, ApiError> {
     if days <= 0 {
         return Err(ApiError::internal(format!("activate_listing: {days} days")));
     }
@@ -27,7 +29,7 @@ pub fn activate_listing(tx: &Transaction, app: &App, listing_id: &str, days: i64
     let now = app.now_ms();
     let until = row.active_until.unwrap_or(0).max(now) + days * DAY_MS;
     let status = if row.status == "suspended" { "suspended" } else { "active" };
-    tx.execute(
+    tx.execute_cached(
         "UPDATE listings SET status = ?2, active_until = ?3, expiry_warned_at = NULL, updated_at = ?4 WHERE id = ?1",
         params![listing_id, status, until, now],
     )?;
@@ -44,13 +46,13 @@ pub fn activate_listing(tx: &Transaction, app: &App, listing_id: &str, days: i64
 /// Takes `days` back off a listing's paid period (a refunded listing fee). A listing whose period
 /// then lies in the past is `expired` at once (a suspended one stays suspended). Missing or
 /// deleted listings are left alone (Ok(false)).
-pub fn revoke_listing_days(tx: &Transaction, app: &App, listing_id: &str, days: i64) -> Result<bool, ApiError> {
+pub fn revoke_listing_days(tx: &Tx, app: &App, listing_id: &str, days: i64) -> Result<bool, ApiError> {
     let Some(row) = find(tx, listing_id)? else { return Ok(false) };
     let Some(until) = row.active_until else { return Ok(false) };
     let now = app.now_ms();
     let until = (until - days.max(0) * DAY_MS).max(now.min(until));
     let status = if row.status == "active" && until <= now { "expired" } else { row.status.as_str() };
-    tx.execute(
+    tx.execute_cached(
         "UPDATE listings SET status = ?2, active_until = ?3, updated_at = ?4 WHERE id = ?1",
         params![listing_id, status, until, now],
     )?;

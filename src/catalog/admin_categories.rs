@@ -6,9 +6,11 @@ use super::categories::{self, Category};
 use super::fields;
 use super::money;
 use crate::app::App;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::web::auth::Principal;
 use crate::web::{ApiError, Ctx};
-use rusqlite::{params, Transaction};
+use rusqlite::params;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -161,10 +163,10 @@ pub fn create(app: &App, ctx: &Ctx, admin: &Principal, b: CreateBody) -> Result<
         }
         let position = match position {
             Some(p) => p,
-            None => tx.query_row("SELECT COALESCE(MAX(position), 0) + 1 FROM categories", [], |r| r.get(0))?,
+            None => tx.query_row_cached("SELECT COALESCE(MAX(position), 0) + 1 FROM categories", [], |r| r.get(0))?,
         };
         let id = format!("cat_{slug}");
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO categories (id, slug, name, listing_fee, listing_days, requires_pass, pass_fee, pass_days,
                  position, active, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?10)",
@@ -189,15 +191,8 @@ pub fn create(app: &App, ctx: &Ctx, admin: &Principal, b: CreateBody) -> Result<
     })
 }
 
-fn insert_sub(
-    tx: &Transaction,
-    cat_id: &str,
-    cat_slug: &str,
-    slug: &str,
-    name: &str,
-    position: i64,
-) -> rusqlite::Result<()> {
-    tx.execute(
+fn insert_sub(tx: &Tx, cat_id: &str, cat_slug: &str, slug: &str, name: &str, position: i64) -> rusqlite::Result<()> {
+    tx.execute_cached(
         "INSERT INTO sub_services (id, category_id, slug, name, position, active) VALUES (?1, ?2, ?3, ?4, ?5, 1)",
         params![format!("sub_{cat_slug}_{slug}"), cat_id, slug, name, position],
     )?;
@@ -260,7 +255,7 @@ pub fn update(app: &App, ctx: &Ctx, admin: &Principal, id: &str, b: PatchBody) -
         if !errs.is_empty() {
             return Err(ApiError::validation(errs));
         }
-        tx.execute(
+        tx.execute_cached(
             "UPDATE categories SET name = COALESCE(?2, name), listing_fee = COALESCE(?3, listing_fee),
                  listing_days = COALESCE(?4, listing_days), requires_pass = ?5, pass_fee = ?6, pass_days = ?7,
                  position = COALESCE(?8, position), active = COALESCE(?9, active), updated_at = ?10
@@ -268,7 +263,7 @@ pub fn update(app: &App, ctx: &Ctx, admin: &Principal, id: &str, b: PatchBody) -
             params![id, name, fee, days, requires, pass_fee, pass_days, position, b.active, now],
         )?;
         for (sid, n, active) in &renames {
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE sub_services SET name = COALESCE(?2, name), active = COALESCE(?3, active) WHERE id = ?1",
                 params![sid, n, active],
             )?;
@@ -277,10 +272,11 @@ pub fn update(app: &App, ctx: &Ctx, admin: &Principal, id: &str, b: PatchBody) -
         for (i, (sl, n)) in additions.iter().enumerate() {
             insert_sub(tx, id, &cat.slug, sl, n, next + i as i64)?;
         }
-        let left: i64 =
-            tx.query_row("SELECT COUNT(*) FROM sub_services WHERE category_id = ?1 AND active = 1", [id], |r| {
-                r.get(0)
-            })?;
+        let left: i64 = tx.query_row_cached(
+            "SELECT COUNT(*) FROM sub_services WHERE category_id = ?1 AND active = 1",
+            [id],
+            |r| r.get(0),
+        )?;
         if left == 0 {
             // Rolled back with the rest: a category needs something to list.
             return Err(ApiError::field("subServices", "must leave at least one active sub-service"));

@@ -5,6 +5,7 @@ use super::activation::activate_listing;
 use super::listings::{self, Listing, ListingRow, ROW_SELECT};
 use crate::app::App;
 use crate::db::keyset;
+use crate::db::Cached;
 use crate::web::auth::Principal;
 use crate::web::page::{Page, PageRequest};
 use crate::web::{ApiError, Ctx};
@@ -83,14 +84,21 @@ pub fn update(app: &App, ctx: &Ctx, admin: &Principal, id: &str, b: PatchBody) -
         let row = listings::find(tx, id)?.ok_or_else(ApiError::not_found)?;
         let mut started = None;
         if b.status == "suspended" {
-            tx.execute("UPDATE listings SET status = 'suspended', updated_at = ?2 WHERE id = ?1", params![id, now])?;
+            tx.execute_cached(
+                "UPDATE listings SET status = 'suspended', updated_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
         } else {
-            tx.execute("UPDATE listings SET status = 'active', updated_at = ?2 WHERE id = ?1", params![id, now])?;
+            tx.execute_cached(
+                "UPDATE listings SET status = 'active', updated_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
             if row.active_until.is_none_or(|u| u <= now) {
-                let days: i64 =
-                    tx.query_row("SELECT listing_days FROM categories WHERE id = ?1", [&row.category.id], |r| {
-                        r.get(0)
-                    })?;
+                let days: i64 = tx.query_row_cached(
+                    "SELECT listing_days FROM categories WHERE id = ?1",
+                    [&row.category.id],
+                    |r| r.get(0),
+                )?;
                 activate_listing(tx, app, id, days)?;
                 started = Some(days);
             }

@@ -4,6 +4,7 @@
 use super::money::Money;
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::db::Cached;
 use crate::web::page::Page;
 use crate::web::ApiError;
 use rusqlite::{Connection, OptionalExtension, Row};
@@ -79,8 +80,12 @@ pub fn find(c: &Connection, id: &str) -> rusqlite::Result<Option<Category>> {
 }
 
 pub fn find_by_slug(c: &Connection, slug: &str) -> rusqlite::Result<Option<Category>> {
-    c.query_row(&format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE slug = ?1"), [slug], Category::from_row)
-        .optional()
+    c.query_row_cached(
+        &format!("SELECT {CATEGORY_COLUMNS} FROM categories WHERE slug = ?1"),
+        [slug],
+        Category::from_row,
+    )
+    .optional()
 }
 
 /// Categories by position (then slug); only active ones unless `all`.

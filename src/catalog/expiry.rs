@@ -5,6 +5,8 @@
 
 use crate::app::App;
 use crate::clock::{rfc3339, DAY_MS};
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::notify::outbox;
 use crate::web::ApiError;
 use rusqlite::params;
@@ -17,7 +19,7 @@ const BATCH: i64 = 200;
 /// (listing id, provider id, category name, active_until, deleted)
 type Due = (String, String, String, i64, bool);
 
-fn due(tx: &rusqlite::Transaction, sql: &str, args: impl rusqlite::Params) -> rusqlite::Result<Vec<Due>> {
+fn due(tx: &Tx, sql: &str, args: impl rusqlite::Params) -> rusqlite::Result<Vec<Due>> {
     let mut st = tx.prepare(sql)?;
     let rows = st
         .query_map(args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, Option<i64>>(4)?.is_some())))?;
@@ -39,7 +41,10 @@ pub fn expire(app: &App) -> Result<usize, ApiError> {
                 params![now, BATCH],
             )?;
             for (id, provider, category, until, deleted) in &rows {
-                tx.execute("UPDATE listings SET status = 'expired', updated_at = ?2 WHERE id = ?1", params![id, now])?;
+                tx.execute_cached(
+                    "UPDATE listings SET status = 'expired', updated_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )?;
                 if !deleted {
                     let data = json!({"listingId": id, "category": category, "activeUntil": rfc3339(*until)});
                     outbox::notify(tx, app, provider, super::notices::EXPIRED, data)?;
@@ -70,7 +75,7 @@ pub fn warn(app: &App) -> Result<usize, ApiError> {
                 params![now, WARN_AHEAD_MS, BATCH],
             )?;
             for (id, provider, category, until, _) in &rows {
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE listings SET expiry_warned_at = ?2 WHERE id = ?1 AND expiry_warned_at IS NULL",
                     params![id, now],
                 )?;

@@ -5,9 +5,11 @@
 
 use super::money::Money;
 use crate::clock::rfc3339;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::web::ApiError;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -232,8 +234,8 @@ pub fn offered(c: &Connection, listing_id: &str, sub_service_id: &str) -> rusqli
 
 /// Adds a customer's `stars` to the listing's rating aggregate (sum and count); bookings call it
 /// in the transaction that records the rating.
-pub fn add_rating(tx: &Transaction, listing_id: &str, stars: i64) -> rusqlite::Result<()> {
-    tx.execute(
+pub fn add_rating(tx: &Tx, listing_id: &str, stars: i64) -> rusqlite::Result<()> {
+    tx.execute_cached(
         "UPDATE listings SET rating_sum = rating_sum + ?2, rating_count = rating_count + 1 WHERE id = ?1",
         params![listing_id, stars],
     )?;
@@ -242,5 +244,5 @@ pub fn add_rating(tx: &Transaction, listing_id: &str, stars: i64) -> rusqlite::R
 
 /// Listings live in search now, for the operator's overview.
 pub fn count_active(c: &rusqlite::Connection) -> rusqlite::Result<i64> {
-    c.query_row("SELECT COUNT(*) FROM listings WHERE status = 'active'", [], |r| r.get(0))
+    c.query_row_cached("SELECT COUNT(*) FROM listings WHERE status = 'active'", [], |r| r.get(0))
 }

@@ -9,18 +9,20 @@ use super::listings::{find_own, load, rows, view, view_all, Listing, ROW_SELECT}
 use crate::accounts::current_user;
 use crate::app::App;
 use crate::db::keyset;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::web::auth::Principal;
 use crate::web::ctx::new_id;
 use crate::web::page::{Page, PageRequest};
 use crate::web::{ApiError, Ctx};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 
 /// Replaces the listing's whole price list (a PATCH's `subServices` is the new list, not a diff).
-fn insert_prices(tx: &Transaction, listing_id: &str, prices: &[(String, i64)]) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM listing_prices WHERE listing_id = ?1", [listing_id])?;
+fn insert_prices(tx: &Tx, listing_id: &str, prices: &[(String, i64)]) -> rusqlite::Result<()> {
+    tx.execute_cached("DELETE FROM listing_prices WHERE listing_id = ?1", [listing_id])?;
     for (sub, price) in prices {
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO listing_prices (listing_id, sub_service_id, price) VALUES (?1, ?2, ?3)",
             params![listing_id, sub, price],
         )?;
@@ -77,7 +79,7 @@ pub fn create(app: &App, p: &Principal, f: Fields) -> Result<Listing, ApiError> 
         let id = new_id("lst");
         let (city, state) = (v.city.unwrap_or_default(), v.state.unwrap_or_default());
         let price_from = prices.iter().map(|p| p.1).min().unwrap_or(0);
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO listings (id, provider_id, category_id, description, experience_years, city, state, address,
                  city_key, state_key, status, active_until, price_from, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'pending_payment', NULL, ?11, ?12, ?12)",
@@ -128,7 +130,7 @@ pub fn update(app: &App, p: &Principal, id: &str, f: Fields) -> Result<Listing, 
             return Err(ApiError::validation(std::mem::take(&mut errs)));
         }
         let price_from = prices.as_ref().and_then(|p| p.iter().map(|x| x.1).min());
-        tx.execute(
+        tx.execute_cached(
             "UPDATE listings SET description = COALESCE(?2, description),
                  experience_years = COALESCE(?3, experience_years), city = COALESCE(?4, city),
                  city_key = COALESCE(?5, city_key), state = COALESCE(?6, state), state_key = COALESCE(?7, state_key),
@@ -193,15 +195,16 @@ pub fn delete(app: &App, ctx: &Ctx, p: &Principal, id: &str) -> Result<(), ApiEr
     app.db.write(|tx| {
         let row = find_own(tx, &p.user_id, id)?;
         // Bookings are the bookings feature's: it exports the open ones as a view.
-        let open =
-            tx.query_row("SELECT 1 FROM open_bookings WHERE listing_id = ?1 LIMIT 1", [id], |_| Ok(())).optional()?;
+        let open = tx
+            .query_row_cached("SELECT 1 FROM open_bookings WHERE listing_id = ?1 LIMIT 1", [id], |_| Ok(()))
+            .optional()?;
         if open.is_some() {
             return Err(ApiError::conflict(
                 "has_open_bookings",
                 "This listing has open bookings; finish, reject or cancel them first.",
             ));
         }
-        tx.execute("UPDATE listings SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1", params![id, now])?;
+        tx.execute_cached("UPDATE listings SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1", params![id, now])?;
         crate::audit::log(
             tx,
             app,

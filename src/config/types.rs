@@ -73,6 +73,10 @@ pub struct Database {
     pub cache_size_kib: u32,
     /// Memory-mapped reads of the database file, MiB; 0: off.
     pub mmap_size_mb: u32,
+    /// `normal` or `full` (SQLite's `synchronous` in WAL mode).
+    pub synchronous: String,
+    /// Write requests one commit may hold (group commit); 1: each commits alone.
+    pub group_commit_max: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -375,6 +379,12 @@ impl Config {
         http_url("server.public_url", &s.public_url)?;
         if self.database.cache_size_kib < 64 || self.database.cache_size_kib > 4 * 1024 * 1024 {
             return Err(ConfigError("`database.cache_size_kib` must be between 64 and 4194304".into()));
+        }
+        if !matches!(self.database.synchronous.as_str(), "normal" | "full") {
+            return Err(ConfigError("`database.synchronous` must be \"normal\" or \"full\"".into()));
+        }
+        if self.database.group_commit_max == 0 || self.database.group_commit_max > 1024 {
+            return Err(ConfigError("`database.group_commit_max` must be between 1 and 1024".into()));
         }
         if self.database.mmap_size_mb > 65_536 {
             return Err(ConfigError("`database.mmap_size_mb` must be at most 65536; 0 disables it".into()));

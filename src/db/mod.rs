@@ -3,21 +3,27 @@
 //! serialising writes in-process avoids SQLITE_BUSY storms that pooled writers cause.
 
 mod backup;
+mod cached;
+mod checkpoint;
 pub mod deadline;
 pub mod keyset;
 mod lock;
 mod migrate;
 pub mod series;
+mod writer;
 
 pub use backup::{backup_to, integrity_check, restore_from};
+pub use cached::Cached;
+pub use checkpoint::{CheckpointResult, CheckpointStats};
 pub use lock::DataLock;
 pub use migrate::{is_current as migrate_is_current, migrate, Applied, MigrationError, MIGRATIONS};
+pub use writer::{Tx, WriteStats};
 
 use r2d2_sqlite::SqliteConnectionManager;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a statement waits for a lock held by another process (backup, admin CLI).
@@ -36,6 +42,9 @@ pub enum DbError {
     Pool(r2d2::Error),
     Migration(MigrationError),
     Io(std::io::Error),
+    /// SQLite rolled back the whole shared transaction of a group commit (see `writer`), or its
+    /// commit failed: nothing of this request was kept.
+    Batch,
 }
 
 impl std::fmt::Display for DbError {
@@ -45,6 +54,7 @@ impl std::fmt::Display for DbError {
             DbError::Pool(e) => write!(f, "database pool error: {e}"),
             DbError::Migration(e) => write!(f, "{e}"),
             DbError::Io(e) => write!(f, "database file error: {e}"),
+            DbError::Batch => write!(f, "the write batch holding this request was rolled back"),
         }
     }
 }
@@ -90,6 +100,27 @@ pub struct DbOptions {
     pub cache_size_kib: u32,
     /// `database.mmap_size_mb`: memory-mapped reads of the database file; 0: off.
     pub mmap_size_mb: u32,
+    /// `database.synchronous`: FULL syncs the WAL at every commit (durable across power loss);
+    /// NORMAL only at checkpoints (durable across a crash of the process, not of the machine).
+    pub synchronous: Synchronous,
+    /// `database.group_commit_max`: write requests one commit may hold (1: each commits alone).
+    pub group_commit_max: u32,
+}
+
+/// SQLite's `synchronous` in WAL mode, as `database.synchronous` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    Normal,
+    Full,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
 }
 
 impl Default for DbOptions {
@@ -101,6 +132,8 @@ impl Default for DbOptions {
             wal_max_bytes: 64 << 20,
             cache_size_kib: 2048,
             mmap_size_mb: 0,
+            synchronous: Synchronous::Normal,
+            group_commit_max: 32,
         }
     }
 }
@@ -108,6 +141,7 @@ impl Default for DbOptions {
 /// Pragmas every connection gets; busy_timeout first so the others wait instead of failing.
 fn common_pragmas(c: &Connection, o: &DbOptions) -> rusqlite::Result<()> {
     c.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
+    c.set_prepared_statement_cache_capacity(cached::STATEMENT_CACHE);
     c.pragma_update(None, "foreign_keys", "ON")?;
     c.pragma_update(None, "temp_store", "MEMORY")?;
     // Negative: KiB rather than pages.
@@ -121,31 +155,7 @@ fn common_pragmas(c: &Connection, o: &DbOptions) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// What one checkpoint did: `PRAGMA wal_checkpoint`'s row.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CheckpointResult {
-    /// Readers (or another checkpointer) kept it from completing: it ran as a PASSIVE one.
-    pub busy: bool,
-    /// Frames in the WAL.
-    pub log_frames: i64,
-    /// Frames moved into the database file.
-    pub checkpointed_frames: i64,
-}
-
-/// Checkpoint counters `/metrics` shows.
-#[derive(Debug, Default)]
-pub struct CheckpointStats {
-    pub total: AtomicU64,
-    pub busy_total: AtomicU64,
-    pub failed_total: AtomicU64,
-    pub last_busy: AtomicU64,
-    pub last_log_frames: AtomicU64,
-    pub last_checkpointed_frames: AtomicU64,
-    /// WAL bytes at the last commit-triggered attempt (so a busy one is not retried every commit).
-    attempted_at: AtomicU64,
-}
-
-/// Opens a read-write connection with the appliance's pragmas (WAL, synchronous=NORMAL).
+/// Opens a read-write connection with the appliance's pragmas (WAL, synchronous=NORMAL by default).
 pub fn open_writer(path: &Path) -> Result<Connection, DbError> {
     open_writer_with(path, &DbOptions::default())
 }
@@ -161,7 +171,7 @@ fn open_writer_with(path: &Path, o: &DbOptions) -> Result<Connection, DbError> {
     let c = Connection::open(path)?;
     c.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
     c.pragma_update(None, "journal_mode", "WAL")?;
-    c.pragma_update(None, "synchronous", "NORMAL")?;
+    c.pragma_update(None, "synchronous", o.synchronous.pragma())?;
     common_pragmas(&c, o)?;
     c.query_row(&format!("PRAGMA wal_autocheckpoint = {}", o.wal_checkpoint_pages), [], |_| Ok(()))?;
     let limit = if o.wal_max_bytes == 0 { -1 } else { i64::try_from(o.wal_max_bytes).unwrap_or(i64::MAX) };
@@ -172,7 +182,7 @@ fn open_writer_with(path: &Path, o: &DbOptions) -> Result<Connection, DbError> {
 pub struct Db {
     /// Runs after every write transaction with whether it committed (wakes waiters).
     after_commit: std::sync::OnceLock<Box<dyn Fn(bool) + Send + Sync>>,
-    writer: Mutex<Connection>,
+    writer: writer::Writer,
     readers: r2d2::Pool<SqliteConnectionManager>,
     path: PathBuf,
     /// `database.statement_timeout_ms`; zero: unbounded.
@@ -182,7 +192,11 @@ pub struct Db {
     /// `database.wal_max_bytes`; zero: no bound.
     wal_max_bytes: u64,
     wal_path: PathBuf,
-    pub checkpoints: CheckpointStats,
+    pub checkpoints: Arc<CheckpointStats>,
+    /// `database.wal_checkpoint_pages`: past this many WAL pages a commit asks `background`.
+    wal_checkpoint_pages: u32,
+    /// PASSIVE checkpoints beside the writer (see `checkpoint`); none when the pages are 0.
+    background: Option<checkpoint::Background>,
     /// Readers hold it shared for their transaction; a checkpoint that must reset an outgrown WAL
     /// takes it exclusively for a moment. Under a steady stream of overlapping readers there is
     /// otherwise never an instant with no snapshot in the WAL, every checkpoint stays busy and the
@@ -208,6 +222,12 @@ impl Db {
         let mut writer = open_writer_with(path, &o)?;
         let applied = migrate(&mut writer)?;
         deadline::install(&writer, interrupted.clone())?;
+        checkpoint::watch(&writer);
+        let checkpoints = Arc::new(CheckpointStats::default());
+        let background = match o.wal_checkpoint_pages {
+            0 => None,
+            _ => Some(checkpoint::Background::start(path, &o, checkpoints.clone())?),
+        };
         let counter = interrupted.clone();
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
@@ -224,7 +244,7 @@ impl Db {
         Ok((
             Db {
                 after_commit: std::sync::OnceLock::new(),
-                writer: Mutex::new(writer),
+                writer: writer::Writer::new(writer, o.group_commit_max),
                 readers,
                 path: path.to_path_buf(),
                 statement_timeout,
@@ -235,7 +255,9 @@ impl Db {
                     p.push("-wal");
                     PathBuf::from(p)
                 },
-                checkpoints: CheckpointStats::default(),
+                checkpoints,
+                wal_checkpoint_pages: o.wal_checkpoint_pages,
+                background,
                 reader_gate: parking_lot::RwLock::new(()),
             },
             applied,
@@ -251,15 +273,22 @@ impl Db {
         let _ = self.after_commit.set(hook);
     }
 
+    /// Group-commit counters (commits, the writes they held, the largest batch).
+    pub fn write_stats(&self) -> &WriteStats {
+        &self.writer.stats
+    }
+
     /// Statements interrupted at `database.statement_timeout_ms` since open.
     pub fn interrupted_total(&self) -> u64 {
         self.interrupted.load(Ordering::Relaxed)
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits on Ok, rolls back on Err.
-    /// The after-commit hook then runs (outside the write lock) with whether it committed.
-    /// `f` runs under the statement deadline: a statement past it fails with SQLITE_INTERRUPT.
-    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    /// Runs `f` atomically on the writer, inside a `BEGIN IMMEDIATE` transaction it may share with
+    /// other requests (group commit, see `writer`): its work is kept on Ok and rolled back on Err,
+    /// and it returns only after the commit that holds it. The after-commit hook then runs
+    /// (outside the write lock) with whether it committed. `f` runs under the statement deadline:
+    /// a statement past it fails with SQLITE_INTERRUPT.
+    pub fn write<T, E>(&self, f: impl FnOnce(&Tx) -> Result<T, E>) -> Result<T, E>
     where
         E: From<DbError>,
     {
@@ -267,42 +296,33 @@ impl Db {
     }
 
     /// [`Db::write`] with no statement deadline: maintenance (`PRAGMA optimize`) only.
-    pub fn write_unbounded<T, E>(&self, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    pub fn write_unbounded<T, E>(&self, f: impl FnOnce(&Tx) -> Result<T, E>) -> Result<T, E>
     where
         E: From<DbError>,
     {
         deadline::unbounded(|| self.write_with(Duration::ZERO, f))
     }
 
-    fn write_with<T, E>(&self, timeout: Duration, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
+    fn write_with<T, E>(&self, timeout: Duration, f: impl FnOnce(&Tx) -> Result<T, E>) -> Result<T, E>
     where
         E: From<DbError>,
     {
-        let result = self.write_inner(timeout, f);
+        let result = self.writer.write(timeout, f, |conn| self.after_commit_on_writer(conn));
         if let Some(hook) = self.after_commit.get() {
             hook(result.is_ok());
         }
         result
     }
 
-    fn write_inner<T, E>(&self, timeout: Duration, f: impl FnOnce(&Transaction) -> Result<T, E>) -> Result<T, E>
-    where
-        E: From<DbError>,
-    {
-        // A panic inside a previous write poisons the lock; its transaction was rolled back on
-        // unwind, so the connection is still sound.
-        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx =
-            conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| E::from(DbError::from(e)))?;
-        // The deadline covers `f` only: the commit, or the rollback when `tx` drops on an error
-        // (an interrupted statement included), runs after it and is never cut off.
-        let out = {
-            let _armed = deadline::arm(timeout);
-            f(&tx)
-        }?;
-        tx.commit().map_err(|e| E::from(DbError::from(e)))?;
-        self.bound_wal(&conn);
-        Ok(out)
+    /// On the committing thread, still holding the writer: the background checkpointer is asked
+    /// once the WAL holds `database.wal_checkpoint_pages`, and an outgrown WAL is bounded.
+    fn after_commit_on_writer(&self, conn: &Connection) {
+        if let (Some(bg), Some(pages)) = (&self.background, checkpoint::take_wal_pages()) {
+            if pages >= self.wal_checkpoint_pages {
+                bg.ask();
+            }
+        }
+        self.bound_wal(conn);
     }
 
     /// After a commit: when the WAL file has outgrown `database.wal_max_bytes` (readers kept the
@@ -332,43 +352,14 @@ impl Db {
     /// `PRAGMA wal_checkpoint(TRUNCATE)` on `conn`, waiting at most `wait` for readers (zero: it
     /// runs as a PASSIVE checkpoint when readers are in the WAL), counted in [`Db::checkpoints`].
     fn checkpoint_on(&self, conn: &Connection, wait: Duration) -> Result<CheckpointResult, DbError> {
-        // No deadline: a checkpoint is maintenance.
-        let run = || -> rusqlite::Result<CheckpointResult> {
-            conn.busy_timeout(wait)?;
-            let r = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                Ok(CheckpointResult {
-                    busy: r.get::<_, i64>(0)? != 0,
-                    log_frames: r.get(1)?,
-                    checkpointed_frames: r.get(2)?,
-                })
-            });
-            conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
-            r
-        };
-        let c = &self.checkpoints;
-        c.total.fetch_add(1, Ordering::Relaxed);
-        match deadline::unbounded(run) {
-            Ok(r) => {
-                if r.busy {
-                    c.busy_total.fetch_add(1, Ordering::Relaxed);
-                }
-                c.last_busy.store(u64::from(r.busy), Ordering::Relaxed);
-                c.last_log_frames.store(r.log_frames.max(0) as u64, Ordering::Relaxed);
-                c.last_checkpointed_frames.store(r.checkpointed_frames.max(0) as u64, Ordering::Relaxed);
-                Ok(r)
-            }
-            Err(e) => {
-                c.failed_total.fetch_add(1, Ordering::Relaxed);
-                Err(e.into())
-            }
-        }
+        checkpoint::run(conn, "TRUNCATE", wait, &self.checkpoints)
     }
 
     /// A checkpoint while serving (the `db-checkpoint` job): everything readers allow is moved
     /// into the database file and, when no reader is in the WAL, the WAL is truncated; it waits
     /// at most [`CHECKPOINT_WAIT`] for readers (theirs are short read transactions).
     pub fn checkpoint_passive(&self) -> Result<CheckpointResult, DbError> {
-        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = self.writer.exclusive()?;
         let wal = std::fs::metadata(&self.wal_path).map(|m| m.len()).unwrap_or(0);
         // Past the bound, hold new readers back as the writer does (see `reader_gate`).
         let _quiet =
@@ -402,14 +393,14 @@ impl Db {
 
     /// True when the writer can take the write lock right now (readiness check).
     pub fn writable(&self) -> Result<(), DbError> {
-        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = self.writer.exclusive()?;
         conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
         Ok(())
     }
 
     /// Moves the WAL into the main file and truncates it (shutdown, before backups).
     pub fn checkpoint(&self) -> Result<(), DbError> {
-        let conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = self.writer.exclusive()?;
         self.checkpoint_on(&conn, Duration::from_millis(BUSY_TIMEOUT_MS.into()))?;
         Ok(())
     }

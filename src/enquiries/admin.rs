@@ -4,6 +4,7 @@
 use super::{row, Enquiry, Status, COLUMNS};
 use crate::app::App;
 use crate::db::keyset;
+use crate::db::Cached;
 use crate::web::auth::Principal;
 use crate::web::page::{Page, PageRequest};
 use crate::web::{ApiError, Ctx};
@@ -43,10 +44,10 @@ pub fn set_status(app: &App, ctx: &Ctx, admin: &Principal, id: &str, b: SetStatu
     let now = app.now_ms();
     app.db.write(|tx| {
         let from: Option<String> =
-            tx.query_row("SELECT status FROM enquiries WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+            tx.query_row_cached("SELECT status FROM enquiries WHERE id = ?1", [id], |r| r.get(0)).optional()?;
         let Some(from) = from else { return Err(ApiError::missing("No such enquiry.")) };
         if from != status.as_str() {
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE enquiries SET status = ?2, updated_at = ?3 WHERE id = ?1",
                 params![id, status.as_str(), now],
             )?;
@@ -61,6 +62,6 @@ pub fn set_status(app: &App, ctx: &Ctx, admin: &Principal, id: &str, b: SetStatu
                 details,
             )?;
         }
-        Ok(tx.query_row(&format!("SELECT {COLUMNS} FROM enquiries WHERE id = ?1"), [id], row)?)
+        Ok(tx.query_row_cached(&format!("SELECT {COLUMNS} FROM enquiries WHERE id = ?1"), [id], row)?)
     })
 }

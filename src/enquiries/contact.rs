@@ -3,6 +3,7 @@
 //! and, in the same transaction, an e-mail to the operator is queued in the notifier's outbox.
 
 use crate::app::App;
+use crate::db::Cached;
 use crate::notify::outbox;
 use crate::web::ctx::new_id;
 use crate::web::ratelimit::Limit;
@@ -118,7 +119,7 @@ pub fn submit(app: &App, ctx: &Ctx, b: NewEnquiry) -> Result<(), ApiError> {
     let id = new_id("enq");
     let now = app.now_ms();
     app.db.write(|tx| {
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO enquiries (id, name, phone, email, message, status, ip, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?7)",
             params![id, c.name, c.phone, c.email, c.message, ctx.client_ip.to_string(), now],

@@ -11,7 +11,7 @@
 //!   Result<Out, ApiError>` (`ctx` when it audits, `caller` unless the route is public or admin
 //!   and nothing depends on who asks) and opens its own transaction: `app.db.read`, or
 //!   `app.db.write` (`BEGIN IMMEDIATE`). Building blocks that other operations, or other
-//!   features, call inside their transaction take `&Transaction` / `&Connection`.
+//!   features, call inside their transaction take `&Tx` / `&Connection`.
 //! - Failures are named (`ApiError::{missing, denied, refused, conflict, locked, field, …}`); the
 //!   web kit owns the statuses. A violated unique constraint becomes its answer in one table,
 //!   `web::error::CONSTRAINTS`; operations let the database refuse and return the error (`?`).
@@ -34,8 +34,10 @@ pub mod routes;
 pub mod wait;
 
 use crate::clock::rfc3339;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::hub::Hub;
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -43,8 +45,8 @@ use serde_json::Value;
 pub const PAGE: u32 = 100;
 
 /// Records an event for `user_id` and wakes their long-polls after the commit.
-pub fn publish(tx: &Transaction, user_id: &str, event_type: &str, data: &Value, now: i64) -> rusqlite::Result<i64> {
-    tx.execute(
+pub fn publish(tx: &Tx, user_id: &str, event_type: &str, data: &Value, now: i64) -> rusqlite::Result<i64> {
+    tx.execute_cached(
         "INSERT INTO events (user_id, type, data, at) VALUES (?1, ?2, ?3, ?4)",
         params![user_id, event_type, data.to_string(), now],
     )?;
@@ -87,12 +89,12 @@ pub fn after(c: &Connection, user_id: &str, cursor: i64, limit: u32) -> rusqlite
 
 /// The newest event id overall: a new client starts from here ("from now on").
 pub fn head(c: &Connection) -> rusqlite::Result<i64> {
-    c.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
+    c.query_row_cached("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))
 }
 
 /// Deletes events older than `cutoff_ms` (retention job). Cursors stay valid: ids are never reused.
-pub fn prune(tx: &Transaction, cutoff_ms: i64) -> rusqlite::Result<usize> {
-    tx.execute("DELETE FROM events WHERE at < ?1", [cutoff_ms])
+pub fn prune(tx: &Tx, cutoff_ms: i64) -> rusqlite::Result<usize> {
+    tx.execute_cached("DELETE FROM events WHERE at < ?1", [cutoff_ms])
 }
 
 /// The cursor "now": the id of the newest event (a client starting without one gets this).

@@ -4,6 +4,7 @@
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::db::keyset;
+use crate::db::Cached;
 use crate::hub::Hub;
 use crate::web::auth::Principal;
 use crate::web::page::{Page, PageRequest};
@@ -76,19 +77,19 @@ pub fn retry(app: &App, ctx: &Ctx, admin: &Principal, id: &str) -> Result<Delive
     let now = app.now_ms();
     app.db.write(|tx| {
         let status: Option<String> =
-            tx.query_row("SELECT status FROM deliveries WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+            tx.query_row_cached("SELECT status FROM deliveries WHERE id = ?1", [id], |r| r.get(0)).optional()?;
         match status.as_deref() {
             None => return Err(ApiError::not_found()),
             Some("failed") | Some("dead") => {}
             Some(_) => return Err(ApiError::conflict("invalid_transition", "Only failed or dead deliveries can be retried.")),
         }
-        tx.execute(
+        tx.execute_cached(
             "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?2, claimed_until = NULL, updated_at = ?2
              WHERE id = ?1",
             params![id, now],
         )?;
         Hub::defer_worker();
         crate::audit::log(tx, app, ctx, Some((&admin.user_id, admin.role)), "admin.delivery_retried", Some(id), json!({}))?;
-        Ok(tx.query_row(&format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1"), [id], row)?)
+        Ok(tx.query_row_cached(&format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1"), [id], row)?)
     })
 }

@@ -3,6 +3,7 @@
 
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::db::Cached;
 use crate::web::auth::Principal;
 use crate::web::ApiError;
 use rusqlite::{params, Connection};
@@ -67,7 +68,7 @@ pub fn register(app: &App, p: &Principal, b: DeviceBody) -> Result<Device, ApiEr
     app.db.write(|tx| {
         super::account_holder(tx, &p.user_id)?;
         // A re-registration keeps its date; a moved token starts afresh. A disabled one is live again.
-        let created: i64 = tx.query_row(
+        let created: i64 = tx.query_row_cached(
             "INSERT INTO devices (push_token, user_id, platform, created_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (push_token) DO UPDATE SET
                  created_at = CASE WHEN devices.user_id = excluded.user_id THEN devices.created_at ELSE excluded.created_at END,
@@ -76,7 +77,7 @@ pub fn register(app: &App, p: &Principal, b: DeviceBody) -> Result<Device, ApiEr
             params![token, p.user_id, platform, now],
             |r| r.get(0),
         )?;
-        tx.execute(
+        tx.execute_cached(
             "DELETE FROM devices WHERE user_id = ?1 AND push_token NOT IN
                  (SELECT push_token FROM devices WHERE user_id = ?1
                   ORDER BY push_token = ?3 DESC, created_at DESC, rowid DESC LIMIT ?2)",
@@ -89,7 +90,8 @@ pub fn register(app: &App, p: &Principal, b: DeviceBody) -> Result<Device, ApiEr
 /// `DELETE /me/devices/{token}`: 404 unless the token is the caller's.
 pub fn forget(app: &App, p: &Principal, token: &str) -> Result<(), ApiError> {
     app.db.write(|tx| {
-        let n = tx.execute("DELETE FROM devices WHERE push_token = ?1 AND user_id = ?2", params![token, p.user_id])?;
+        let n =
+            tx.execute_cached("DELETE FROM devices WHERE push_token = ?1 AND user_id = ?2", params![token, p.user_id])?;
         if n == 0 {
             return Err(ApiError::not_found());
         }

@@ -7,6 +7,7 @@ use super::worker::{Claimed, Outcome};
 use super::{Channel, Recipient};
 use crate::app::App;
 use crate::channels::{Message, SendError, Sender};
+use crate::db::Cached;
 use crate::db::DbError;
 use rusqlite::{params, OptionalExtension};
 use serde_json::Value;
@@ -102,7 +103,7 @@ fn devices(app: &App, user_id: &str) -> Result<Vec<String>, DbError> {
 fn forget_device(app: &App, token: &str) {
     let now = app.now_ms();
     let _ = app.db.write(|tx| {
-        tx.execute("UPDATE devices SET disabled_at = ?2 WHERE push_token = ?1", params![token, now])
+        tx.execute_cached("UPDATE devices SET disabled_at = ?2 WHERE push_token = ?1", params![token, now])
             .map_err(DbError::from)
     });
 }

@@ -6,10 +6,12 @@ use super::outbox::NotificationView;
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::db::keyset;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::web::auth::Principal;
 use crate::web::page::{Page, PageRequest};
 use crate::web::ApiError;
-use rusqlite::{params, params_from_iter, Transaction};
+use rusqlite::{params, params_from_iter};
 use serde_json::json;
 
 /// The caller's notifications, newest first.
@@ -55,9 +57,11 @@ pub fn list_sql(user_id: &str, unread: bool, page: &PageRequest) -> (String, Vec
 
 pub fn unread_count(app: &App, p: &Principal) -> Result<i64, ApiError> {
     app.db.read(|c| {
-        c.query_row("SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL", [&p.user_id], |r| {
-            r.get(0)
-        })
+        c.query_row_cached(
+            "SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL",
+            [&p.user_id],
+            |r| r.get(0),
+        )
         .map_err(ApiError::from)
     })
 }
@@ -66,7 +70,7 @@ pub fn unread_count(app: &App, p: &Principal) -> Result<i64, ApiError> {
 pub fn mark_read(app: &App, p: &Principal, id: &str) -> Result<(), ApiError> {
     let now = app.now_ms();
     app.db.write(|tx| {
-        let n = tx.execute(
+        let n = tx.execute_cached(
             "UPDATE notifications SET read_at = COALESCE(read_at, ?3) WHERE id = ?1 AND user_id = ?2",
             params![id, p.user_id, now],
         )?;
@@ -80,7 +84,7 @@ pub fn mark_read(app: &App, p: &Principal, id: &str) -> Result<(), ApiError> {
 pub fn mark_all_read(app: &App, p: &Principal) -> Result<(), ApiError> {
     let now = app.now_ms();
     app.db.write(|tx| {
-        tx.execute(
+        tx.execute_cached(
             "UPDATE notifications SET read_at = ?2 WHERE user_id = ?1 AND read_at IS NULL",
             params![p.user_id, now],
         )?;
@@ -89,11 +93,12 @@ pub fn mark_all_read(app: &App, p: &Principal) -> Result<(), ApiError> {
 }
 
 /// Tells the user's other devices to update their unread badge.
-fn read_event(tx: &Transaction, user_id: &str, mut data: serde_json::Value, now: i64) -> Result<(), ApiError> {
-    let unread: i64 =
-        tx.query_row("SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL", [user_id], |r| {
-            r.get(0)
-        })?;
+fn read_event(tx: &Tx, user_id: &str, mut data: serde_json::Value, now: i64) -> Result<(), ApiError> {
+    let unread: i64 = tx.query_row_cached(
+        "SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read_at IS NULL",
+        [user_id],
+        |r| r.get(0),
+    )?;
     data["unreadCount"] = json!(unread);
     crate::events::publish(tx, user_id, "notification.read", &data, now)?;
     Ok(())

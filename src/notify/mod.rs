@@ -15,7 +15,7 @@
 //!   Result<Out, ApiError>` (`ctx` when it audits, `caller` unless the route is public or admin
 //!   and nothing depends on who asks) and opens its own transaction: `app.db.read`, or
 //!   `app.db.write` (`BEGIN IMMEDIATE`). Building blocks that other operations, or other
-//!   features, call inside their transaction take `&Transaction` / `&Connection`.
+//!   features, call inside their transaction take `&Tx` / `&Connection`.
 //! - Failures are named (`ApiError::{missing, denied, refused, conflict, locked, field, …}`); the
 //!   web kit owns the statuses. A violated unique constraint becomes its answer in one table,
 //!   `web::error::CONSTRAINTS`; operations let the database refuse and return the error (`?`).
@@ -50,6 +50,8 @@ pub use crate::channels::Channel;
 pub use kind::{Category, Facts, Kind, Texts};
 
 use crate::app::App;
+use crate::db::Cached;
+use crate::db::Tx;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -106,9 +108,9 @@ pub fn account_holder(c: &rusqlite::Connection, user_id: &str) -> Result<Recipie
 }
 
 /// A deleted account's push devices and preferences go with it.
-pub fn forget_user(tx: &rusqlite::Transaction, user_id: &str) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM devices WHERE user_id = ?1", [user_id])?;
-    tx.execute("DELETE FROM notification_settings WHERE user_id = ?1", [user_id])?;
+pub fn forget_user(tx: &Tx, user_id: &str) -> rusqlite::Result<()> {
+    tx.execute_cached("DELETE FROM devices WHERE user_id = ?1", [user_id])?;
+    tx.execute_cached("DELETE FROM notification_settings WHERE user_id = ?1", [user_id])?;
     Ok(())
 }
 

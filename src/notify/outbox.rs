@@ -6,11 +6,13 @@
 use super::{Category, Channel, Kind, Texts, FALLBACK};
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::events;
 use crate::hub::Hub;
 use crate::web::ctx::new_id;
 use crate::web::ApiError;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -125,7 +127,7 @@ pub fn next_channel(
 
 /// Queues a delivery on `channel` for a notification (the worker is kicked after the commit).
 pub fn queue(
-    tx: &Transaction,
+    tx: &Tx,
     notification_id: Option<&str>,
     user_id: Option<&str>,
     channel: Channel,
@@ -134,7 +136,7 @@ pub fn queue(
     now: i64,
 ) -> rusqlite::Result<String> {
     let id = new_id("dlv");
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO deliveries (id, notification_id, user_id, channel, target, payload, status, next_attempt_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7)",
         params![id, notification_id, user_id, channel.as_str(), target, payload, now],
@@ -145,18 +147,12 @@ pub fn queue(
 
 /// Notifies `user_id` of `kind` (with the facts in `data`, as its texts expect): in-app always,
 /// externally when the kind's category is enabled. Call inside the business transaction.
-pub fn notify(
-    tx: &Transaction,
-    app: &App,
-    user_id: &str,
-    kind: Kind,
-    data: Value,
-) -> Result<NotificationView, ApiError> {
+pub fn notify(tx: &Tx, app: &App, user_id: &str, kind: Kind, data: Value) -> Result<NotificationView, ApiError> {
     let user = super::recipient(tx, user_id)?.ok_or_else(|| ApiError::internal("notify: no such user"))?;
     let now = app.now_ms();
     let Texts { title, body } = kind.texts(&user.full_name, &data);
     let id = new_id("ntf");
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO notifications (id, user_id, kind, title, body, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![id, user_id, kind.name, title, body, data.to_string(), now],
     )?;
@@ -180,7 +176,7 @@ pub fn notify(
 
 /// Publishes a real-time event to each user, and queues it for every operator webhook whose
 /// patterns match (one delivery per webhook, not per user). Call inside the business transaction.
-pub fn event(tx: &Transaction, app: &App, user_ids: &[&str], event_type: &str, data: &Value) -> Result<(), ApiError> {
+pub fn event(tx: &Tx, app: &App, user_ids: &[&str], event_type: &str, data: &Value) -> Result<(), ApiError> {
     let now = app.now_ms();
     for u in user_ids {
         events::publish(tx, u, event_type, data, now)?;
@@ -199,7 +195,7 @@ pub fn event(tx: &Transaction, app: &App, user_ids: &[&str], event_type: &str, d
 /// no user: its target is the address and its payload the subject and text, and the worker sends
 /// it through the same e-mail sender, with the same retries and dead letters. Call inside the
 /// business transaction.
-pub fn email_operator(tx: &Transaction, app: &App, subject: &str, text: &str) -> rusqlite::Result<Option<String>> {
+pub fn email_operator(tx: &Tx, app: &App, subject: &str, text: &str) -> rusqlite::Result<Option<String>> {
     let to = app.config.email.operator.as_str();
     if to.is_empty() || app.senders.get(Channel::Email).is_none() {
         return Ok(None);

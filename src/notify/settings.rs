@@ -3,6 +3,8 @@
 
 use super::outbox::{prefs, Prefs};
 use crate::app::App;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::web::auth::Principal;
 use crate::web::ApiError;
 use rusqlite::{params, Connection};
@@ -39,8 +41,11 @@ impl From<Prefs> for Settings {
 }
 
 /// A new account's row: the defaults (`Prefs::default`), so later changes are updates.
-pub fn create_defaults(tx: &rusqlite::Transaction, user_id: &str, now: i64) -> rusqlite::Result<()> {
-    tx.execute("INSERT INTO notification_settings (user_id, updated_at) VALUES (?1, ?2)", params![user_id, now])?;
+pub fn create_defaults(tx: &Tx, user_id: &str, now: i64) -> rusqlite::Result<()> {
+    tx.execute_cached(
+        "INSERT INTO notification_settings (user_id, updated_at) VALUES (?1, ?2)",
+        params![user_id, now],
+    )?;
     Ok(())
 }
 
@@ -59,7 +64,7 @@ pub fn put(app: &App, p: &Principal, s: Settings) -> Result<Settings, ApiError> 
     let now = app.now_ms();
     app.db.write(|tx| {
         super::account_holder(tx, &p.user_id)?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO notification_settings
                  (user_id, booking_updates, reminders, calls, marketing, channel_push, channel_sms, channel_email, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)

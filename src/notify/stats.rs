@@ -3,6 +3,7 @@
 //! `dead`). One statement for the range (`db::series::per_day`), served by `deliveries_created`.
 
 use crate::db::series::per_day;
+use crate::db::Cached;
 use rusqlite::Connection;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,5 +32,5 @@ pub fn daily(c: &Connection, days: &[(i64, i64)]) -> rusqlite::Result<Vec<Delive
 
 /// Dead letters now (the alerts' `dead_letters` threshold).
 pub fn dead_count(c: &Connection) -> rusqlite::Result<i64> {
-    c.query_row("SELECT COUNT(*) FROM deliveries WHERE status = 'dead'", [], |r| r.get(0))
+    c.query_row_cached("SELECT COUNT(*) FROM deliveries WHERE status = 'dead'", [], |r| r.get(0))
 }

@@ -7,6 +7,7 @@
 use super::outbox::next_channel;
 use super::Channel;
 use crate::app::App;
+use crate::db::Cached;
 use crate::db::DbError;
 use rusqlite::params;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,7 +54,10 @@ pub fn backoff_ms(base_secs: u32, attempts: i64) -> i64 {
 /// Releases every claim (at start-up: no worker of this single process can still hold one).
 pub fn release_claims(app: &App) -> Result<usize, DbError> {
     app.db.write(|tx| {
-        Ok(tx.execute("UPDATE deliveries SET status = 'pending', claimed_until = NULL WHERE status = 'sending'", [])?)
+        Ok(tx.execute_cached(
+            "UPDATE deliveries SET status = 'pending', claimed_until = NULL WHERE status = 'sending'",
+            [],
+        )?)
     })
 }
 
@@ -80,7 +84,7 @@ fn claim(app: &App, now: i64) -> Result<Vec<Claimed>, DbError> {
             r.collect::<Result<_, _>>()?
         };
         for c in &rows {
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE deliveries SET status = 'sending', claimed_until = ?2, attempts = ?3, updated_at = ?4 WHERE id = ?1",
                 params![c.id, now + LEASE_MS, c.attempts, now],
             )?;
@@ -95,7 +99,7 @@ fn record(app: &App, d: &Claimed, outcome: Outcome) -> Result<(), DbError> {
     app.db.write(|tx| {
         let (error, permanent) = match outcome {
             Outcome::Sent(r) => {
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE deliveries SET status = 'sent', sent_at = ?2, provider_ref = ?3, last_error = NULL,
                      claimed_until = NULL, updated_at = ?2 WHERE id = ?1",
                     params![d.id, now, r],
@@ -107,7 +111,7 @@ fn record(app: &App, d: &Claimed, outcome: Outcome) -> Result<(), DbError> {
         };
         if !permanent && d.attempts < max {
             let next = now + backoff_ms(app.config.notify.backoff_base_seconds, d.attempts);
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE deliveries SET status = 'pending', next_attempt_at = ?2, last_error = ?3, claimed_until = NULL,
                  updated_at = ?4 WHERE id = ?1",
                 params![d.id, next, error, now],
@@ -124,7 +128,7 @@ fn record(app: &App, d: &Claimed, outcome: Outcome) -> Result<(), DbError> {
             _ => None,
         };
         let status = if next.is_some() { "failed" } else { "dead" };
-        tx.execute(
+        tx.execute_cached(
             "UPDATE deliveries SET status = ?2, last_error = ?3, claimed_until = NULL, updated_at = ?4 WHERE id = ?1",
             params![d.id, status, error, now],
         )?;

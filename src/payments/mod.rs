@@ -19,7 +19,7 @@
 //!   Result<Out, ApiError>` (`ctx` when it audits, `caller` unless the route is public or admin
 //!   and nothing depends on who asks) and opens its own transaction: `app.db.read`, or
 //!   `app.db.write` (`BEGIN IMMEDIATE`). Building blocks that other operations, or other
-//!   features, call inside their transaction take `&Transaction` / `&Connection`.
+//!   features, call inside their transaction take `&Tx` / `&Connection`.
 //! - Failures are named (`ApiError::{missing, denied, refused, conflict, locked, field, …}`); the
 //!   web kit owns the statuses. A violated unique constraint becomes its answer in one table,
 //!   `web::error::CONSTRAINTS`; operations let the database refuse and return the error (`?`).

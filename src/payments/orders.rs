@@ -14,6 +14,8 @@ use super::{gateways, read, risk, Purpose};
 use crate::app::App;
 use crate::bookings::{self, passes};
 use crate::catalog::{self, money};
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::web::auth::{Principal, Role};
 use crate::web::ctx::new_id;
 use crate::web::ApiError;
@@ -74,7 +76,7 @@ fn check(p: &Principal, input: &NewPayment) -> Result<(Purpose, String), ApiErro
     Ok((purpose, target(value, field)?))
 }
 
-fn price(tx: &rusqlite::Transaction, app: &App, p: &Principal, purpose: Purpose, id: &str) -> Result<Priced, ApiError> {
+fn price(tx: &Tx, app: &App, p: &Principal, purpose: Purpose, id: &str) -> Result<Priced, ApiError> {
     match purpose {
         Purpose::ListingFee => {
             let listing = catalog::listings::find_own(tx, &p.user_id, id)?;
@@ -165,7 +167,7 @@ pub fn create_with(app: &App, p: &Principal, input: NewPayment, gateway: &dyn Ga
         }
         let flags = risk::for_new_order(tx, &p.user_id, purpose.as_str(), priced.amount, now)?;
         let payer = crate::accounts::find_by_id(tx, &p.user_id)?.ok_or_else(ApiError::unauthenticated)?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO payments (id, payer_id, purpose, target_id, days, amount, currency, gateway, status,
                  expires_at, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'creating', ?9, ?10, ?10)",
@@ -204,7 +206,7 @@ pub fn create_with(app: &App, p: &Principal, input: NewPayment, gateway: &dyn Ga
     let opened = app.db.write(|tx| match answer {
         Ok(c) => {
             let expires = c.expires_at_ms.map_or(expires_at, |g| g.min(expires_at));
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE payments SET status = 'pending', gateway_ref = ?2, checkout = ?3, expires_at = ?4, updated_at = ?5
                  WHERE id = ?1 AND status = 'creating'",
                 params![id, c.gateway_ref, c.checkout.to_string(), expires, app.now_ms()],
@@ -216,7 +218,7 @@ pub fn create_with(app: &App, p: &Principal, input: NewPayment, gateway: &dyn Ga
             Ok::<_, ApiError>(Ok(read::view(tx, &row)?))
         }
         Err(e) => {
-            tx.execute("DELETE FROM payments WHERE id = ?1 AND status = 'creating'", [&id])?;
+            tx.execute_cached("DELETE FROM payments WHERE id = ?1 AND status = 'creating'", [&id])?;
             Ok(Err(e))
         }
     })?;

@@ -11,6 +11,7 @@ use super::{find, gateways, settle, Status};
 use crate::app::App;
 use crate::audit;
 use crate::catalog::money;
+use crate::db::Cached;
 use crate::web::auth::Principal;
 use crate::web::ctx::new_id;
 use crate::web::{ApiError, Ctx};
@@ -54,7 +55,7 @@ pub fn create(app: &App, ctx: &Ctx, admin: &Principal, payment_id: &str, input: 
         if !matches!(p.status, Status::Succeeded | Status::PartiallyRefunded) {
             return Err(ApiError::conflict("not_refundable", "Only a succeeded payment can be refunded."));
         }
-        let held: i64 = tx.query_row(
+        let held: i64 = tx.query_row_cached(
             "SELECT COALESCE(SUM(amount), 0) FROM payment_refunds WHERE payment_id = ?1 AND status != 'failed'",
             [&p.id],
             |r| r.get(0),
@@ -68,7 +69,7 @@ pub fn create(app: &App, ctx: &Ctx, admin: &Principal, payment_id: &str, input: 
             )
             .with_extra("refundable", json!({"amount": refundable.max(0), "currency": p.currency})));
         }
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO payment_refunds (id, payment_id, amount, reason, status, actor_id, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?6)",
             params![refund_id, p.id, amount, reason, admin.user_id, now],
@@ -103,7 +104,7 @@ pub fn create(app: &App, ctx: &Ctx, admin: &Principal, payment_id: &str, input: 
     };
     let failure = app.db.write(|tx| match &answer {
         Ok(a) => {
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE payment_refunds SET refund_ref = ?2, updated_at = ?3 WHERE id = ?1",
                 params![refund_id, a.refund_ref, app.now_ms()],
             )?;

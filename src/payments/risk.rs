@@ -2,7 +2,9 @@
 //! blocks a payment: it marks it for a look.
 
 use crate::clock::{DAY_MS, HOUR_MS};
-use rusqlite::{params, Transaction};
+use crate::db::Cached;
+use crate::db::Tx;
+use rusqlite::params;
 
 /// A gateway said a different amount or currency was paid; nothing was activated.
 pub const AMOUNT_MISMATCH: &str = "amount_mismatch";
@@ -24,8 +26,8 @@ pub const FAILURES_PER_DAY: i64 = 3;
 /// An amount this many times the purpose's average successful payment is flagged.
 pub const ANOMALY_FACTOR: i64 = 10;
 
-pub fn flag(tx: &Transaction, payment_id: &str, flag: &str, detail: &str, now: i64) -> rusqlite::Result<()> {
-    tx.execute(
+pub fn flag(tx: &Tx, payment_id: &str, flag: &str, detail: &str, now: i64) -> rusqlite::Result<()> {
+    tx.execute_cached(
         "INSERT OR IGNORE INTO payment_flags (payment_id, flag, detail, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![payment_id, flag, detail, now],
     )?;
@@ -34,14 +36,14 @@ pub fn flag(tx: &Transaction, payment_id: &str, flag: &str, detail: &str, now: i
 
 /// The flags a new order earns (checked before it is opened, written with it).
 pub fn for_new_order(
-    tx: &Transaction,
+    tx: &Tx,
     payer_id: &str,
     purpose: &str,
     amount: i64,
     now: i64,
 ) -> rusqlite::Result<Vec<(&'static str, String)>> {
     let mut out = Vec::new();
-    let recent: i64 = tx.query_row(
+    let recent: i64 = tx.query_row_cached(
         "SELECT COUNT(*) FROM payments WHERE payer_id = ?1 AND created_at > ?2",
         params![payer_id, now - HOUR_MS],
         |r| r.get(0),
@@ -49,7 +51,7 @@ pub fn for_new_order(
     if recent >= VELOCITY_PER_HOUR {
         out.push((VELOCITY, format!("{} payments within the hour", recent + 1)));
     }
-    let (count, avg): (i64, Option<f64>) = tx.query_row(
+    let (count, avg): (i64, Option<f64>) = tx.query_row_cached(
         "SELECT COUNT(*), AVG(amount) FROM payments WHERE purpose = ?1 AND status IN ('succeeded', 'partially_refunded', 'refunded')",
         [purpose],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -63,8 +65,8 @@ pub fn for_new_order(
 }
 
 /// After a failure: flags it when the payer failed repeatedly today.
-pub fn after_failure(tx: &Transaction, payer_id: &str, payment_id: &str, now: i64) -> rusqlite::Result<()> {
-    let failures: i64 = tx.query_row(
+pub fn after_failure(tx: &Tx, payer_id: &str, payment_id: &str, now: i64) -> rusqlite::Result<()> {
+    let failures: i64 = tx.query_row_cached(
         "SELECT COUNT(*) FROM payments WHERE payer_id = ?1 AND status = 'failed' AND updated_at > ?2",
         params![payer_id, now - DAY_MS],
         |r| r.get(0),

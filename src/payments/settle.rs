@@ -8,9 +8,11 @@ use super::gateway::{Outcome, RefundStatus};
 use super::{find, find_by_ref, notices, read, risk, Payment, Purpose, Status};
 use crate::app::App;
 use crate::bookings::passes;
+use crate::db::Cached;
+use crate::db::Tx;
 use crate::notify::outbox;
 use crate::web::ApiError;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 
 /// A statement about a payment, from a verified notice or our own status query.
@@ -55,15 +57,19 @@ impl Settled {
     }
 }
 
-fn seen(tx: &Transaction, gateway: &str, event_id: &str) -> rusqlite::Result<bool> {
-    tx.query_row("SELECT 1 FROM payment_events WHERE gateway = ?1 AND event_id = ?2", [gateway, event_id], |_| Ok(()))
-        .optional()
-        .map(|r| r.is_some())
+fn seen(tx: &Tx, gateway: &str, event_id: &str) -> rusqlite::Result<bool> {
+    tx.query_row_cached(
+        "SELECT 1 FROM payment_events WHERE gateway = ?1 AND event_id = ?2",
+        [gateway, event_id],
+        |_| Ok(()),
+    )
+    .optional()
+    .map(|r| r.is_some())
 }
 
 /// Records a delivery or status answer once (the caller checked [`seen`] in the same transaction).
 pub fn record_event(
-    tx: &Transaction,
+    tx: &Tx,
     gateway: &str,
     event_id: &str,
     payment_id: Option<&str>,
@@ -71,7 +77,7 @@ pub fn record_event(
     outcome: &str,
     now: i64,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT OR IGNORE INTO payment_events (gateway, event_id, payment_id, type, outcome, received_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![gateway, event_id, payment_id, kind, outcome, now],
@@ -80,7 +86,7 @@ pub fn record_event(
 }
 
 /// Publishes `payment.updated {payment}` to the payer.
-pub fn publish(tx: &Transaction, app: &App, payment_id: &str) -> Result<(), ApiError> {
+pub fn publish(tx: &Tx, app: &App, payment_id: &str) -> Result<(), ApiError> {
     let p = find(tx, payment_id)?.ok_or_else(|| ApiError::internal("payment vanished"))?;
     let v = read::view(tx, &p)?;
     outbox::event(tx, app, &[&p.payer_id], "payment.updated", &json!({"payment": v}))
@@ -91,7 +97,7 @@ fn facts(p: &Payment, amount: i64) -> serde_json::Value {
 }
 
 /// Applies `fact` (see the module doc). Call inside `app.db.write`.
-pub fn payment(tx: &Transaction, app: &App, fact: &Fact) -> Result<Settled, ApiError> {
+pub fn payment(tx: &Tx, app: &App, fact: &Fact) -> Result<Settled, ApiError> {
     let now = app.now_ms();
     if seen(tx, fact.gateway, fact.event_id)? {
         return Ok(Settled::Duplicate);
@@ -129,7 +135,7 @@ fn outcome_name(o: Outcome) -> &'static str {
     }
 }
 
-fn apply(tx: &Transaction, app: &App, p: &Payment, fact: &Fact, now: i64) -> Result<Settled, ApiError> {
+fn apply(tx: &Tx, app: &App, p: &Payment, fact: &Fact, now: i64) -> Result<Settled, ApiError> {
     match fact.outcome {
         Outcome::Pending => Ok(Settled::Noted("still_pending")),
         Outcome::Succeeded => {
@@ -151,7 +157,7 @@ fn apply(tx: &Transaction, app: &App, p: &Payment, fact: &Fact, now: i64) -> Res
                 risk::flag(tx, &p.id, risk::AMOUNT_MISMATCH, &detail, now)?;
                 return Ok(Settled::Mismatch);
             }
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE payments SET status = 'succeeded', completed_at = ?2, updated_at = ?2,
                      gateway_payment_id = COALESCE(?3, gateway_payment_id)
                  WHERE id = ?1",
@@ -170,7 +176,7 @@ fn apply(tx: &Transaction, app: &App, p: &Payment, fact: &Fact, now: i64) -> Res
                 return Ok(Settled::Noted("already_final"));
             }
             let to = if fact.outcome == Outcome::Failed { Status::Failed } else { Status::Expired };
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE payments SET status = ?2, completed_at = ?3, updated_at = ?3 WHERE id = ?1",
                 params![p.id, to.as_str(), now],
             )?;
@@ -185,7 +191,7 @@ fn apply(tx: &Transaction, app: &App, p: &Payment, fact: &Fact, now: i64) -> Res
 }
 
 /// What the payment buys, from our row: the listing's period, the pass, the booking's mark.
-fn deliver(tx: &Transaction, app: &App, p: &Payment, now: i64) -> Result<(), ApiError> {
+fn deliver(tx: &Tx, app: &App, p: &Payment, now: i64) -> Result<(), ApiError> {
     match p.purpose {
         Purpose::ListingFee => {
             let days = p.days.unwrap_or(0);
@@ -212,7 +218,7 @@ fn deliver(tx: &Transaction, app: &App, p: &Payment, now: i64) -> Result<(), Api
 /// A refund's final answer (from the gateway's reply or a later notice): the refund is closed,
 /// and when it succeeded the payment becomes partially refunded or refunded, a full refund takes
 /// back what the payment bought, and the payer is told. A refund already final is left alone.
-pub fn refund_result(tx: &Transaction, app: &App, refund_id: &str, status: RefundStatus) -> Result<bool, ApiError> {
+pub fn refund_result(tx: &Tx, app: &App, refund_id: &str, status: RefundStatus) -> Result<bool, ApiError> {
     let now = app.now_ms();
     let row: Option<(String, i64, String)> = tx
         .query_row("SELECT payment_id, amount, status FROM payment_refunds WHERE id = ?1", [refund_id], |r| {
@@ -224,20 +230,20 @@ pub fn refund_result(tx: &Transaction, app: &App, refund_id: &str, status: Refun
         return Ok(false);
     }
     let name = if status == RefundStatus::Succeeded { "succeeded" } else { "failed" };
-    tx.execute(
+    tx.execute_cached(
         "UPDATE payment_refunds SET status = ?2, completed_at = ?3, updated_at = ?3 WHERE id = ?1",
         params![refund_id, name, now],
     )?;
     let p = find(tx, &payment_id)?.ok_or_else(|| ApiError::internal("refund without payment"))?;
     if status == RefundStatus::Succeeded {
-        let refunded: i64 = tx.query_row(
+        let refunded: i64 = tx.query_row_cached(
             "SELECT COALESCE(SUM(amount), 0) FROM payment_refunds WHERE payment_id = ?1 AND status = 'succeeded'",
             [&payment_id],
             |r| r.get(0),
         )?;
         let full = refunded >= p.amount;
         let to = if full { Status::Refunded } else { Status::PartiallyRefunded };
-        tx.execute(
+        tx.execute_cached(
             "UPDATE payments SET status = ?2, updated_at = ?3 WHERE id = ?1",
             params![payment_id, to.as_str(), now],
         )?;
@@ -253,7 +259,7 @@ pub fn refund_result(tx: &Transaction, app: &App, refund_id: &str, status: Refun
 /// A full refund takes back what the payment bought: the listing's bought days come off its
 /// period, the pass closes, the booking is no longer marked paid. (A partial refund is a
 /// goodwill adjustment and leaves them in place.)
-fn revoke(tx: &Transaction, app: &App, p: &Payment, now: i64) -> Result<(), ApiError> {
+fn revoke(tx: &Tx, app: &App, p: &Payment, now: i64) -> Result<(), ApiError> {
     match p.purpose {
         Purpose::ListingFee => {
             crate::catalog::activation::revoke_listing_days(tx, app, &p.target_id, p.days.unwrap_or(0))?;
@@ -269,7 +275,7 @@ fn revoke(tx: &Transaction, app: &App, p: &Payment, now: i64) -> Result<(), ApiE
 /// A verified refund notice: finds our refund by the gateway's refund id (at this gateway) and
 /// applies its result once (recorded as `<event id>#<refund id>`).
 pub fn refund_notice(
-    tx: &Transaction,
+    tx: &Tx,
     app: &App,
     gateway: &str,
     event_id: &str,

@@ -1,6 +1,7 @@
 //! Figures for the admin dashboard and the operator alerts: payments per local day of the business
 //! time zone, and the recent failure rate.
 
+use crate::db::Cached;
 use crate::tz::BusinessTz;
 use crate::web::ApiError;
 use chrono::NaiveDate;
@@ -68,7 +69,7 @@ pub fn daily_stats(conn: &Connection, from_ms: i64, to_ms: i64, tz: BusinessTz) 
 /// `(failed, settled)` since `since_ms`: payments completed as failed, and all completed
 /// (succeeded, refunded later or not, and failed).
 pub fn failure_rate(conn: &Connection, since_ms: i64) -> Result<(i64, i64), ApiError> {
-    Ok(conn.query_row(
+    Ok(conn.query_row_cached(
         "SELECT COALESCE(SUM(status = 'failed'), 0), COUNT(*) FROM payments
          WHERE completed_at >= ?1 AND status IN ('succeeded', 'partially_refunded', 'refunded', 'failed')",
         [since_ms],
@@ -90,7 +91,7 @@ mod tests {
         let day1 = tz.day_start(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
         let day2 = day1 + crate::clock::DAY_MS;
         let pay = |id: &str, status: &str, amount: i64, at: i64| {
-            c.execute(
+            c.execute_cached(
                 "INSERT INTO payments (id, payer_id, purpose, target_id, amount, currency, gateway, status, expires_at,
                      created_at, updated_at, completed_at)
                  VALUES (?1, 'u', 'pass', 'c', ?3, 'INR', 'sandbox', ?2, 0, ?4, ?4, ?4)",
@@ -101,7 +102,7 @@ mod tests {
         pay("p1", "succeeded", 9900, day1 + 1000);
         pay("p2", "refunded", 9900, day1 + 2000);
         pay("p3", "failed", 9900, day2 + 1000);
-        c.execute(
+        c.execute_cached(
             "INSERT INTO payment_refunds (id, payment_id, amount, reason, status, created_at, updated_at, completed_at)
              VALUES ('r1', 'p2', 9900, 'x', 'succeeded', ?1, ?1, ?1)",
             [day2 + 5000],

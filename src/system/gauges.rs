@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 pub fn gauges(app: &App) -> Vec<Gauge> {
     let (db_bytes, wal_bytes) = app.db.file_sizes();
     let cp = &app.db.checkpoints;
+    let ws = app.db.write_stats();
     let mut gauges = vec![
         Gauge { name: "buildxpert_db_size_bytes", help: "Size of the database file.", value: db_bytes as f64 },
         Gauge { name: "buildxpert_db_wal_size_bytes", help: "Size of the write-ahead log.", value: wal_bytes as f64 },
@@ -40,6 +41,26 @@ pub fn gauges(app: &App) -> Vec<Gauge> {
             name: "buildxpert_db_checkpoint_last_checkpointed_frames",
             help: "WAL frames the last checkpoint moved into the database file.",
             value: cp.last_checkpointed_frames.load(Ordering::Relaxed) as f64,
+        },
+        Gauge {
+            name: "buildxpert_db_commits_total",
+            help: "Write transactions committed (group commit: one may hold several requests' writes).",
+            value: ws.commits.load(Ordering::Relaxed) as f64,
+        },
+        Gauge {
+            name: "buildxpert_db_committed_writes_total",
+            help: "Write requests those commits held; divided by the commits, the mean batch.",
+            value: ws.committed_writes.load(Ordering::Relaxed) as f64,
+        },
+        Gauge {
+            name: "buildxpert_db_commit_batch_max",
+            help: "The most write requests one commit has held since start (database.group_commit_max bounds it).",
+            value: ws.max_batch.load(Ordering::Relaxed) as f64,
+        },
+        Gauge {
+            name: "buildxpert_db_failed_batches_total",
+            help: "Shared write transactions lost whole (rolled back by SQLite, or their commit failed); their requests were answered 503.",
+            value: ws.failed_batches.load(Ordering::Relaxed) as f64,
         },
         Gauge {
             name: "buildxpert_uptime_seconds",

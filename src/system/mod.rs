@@ -9,7 +9,7 @@
 //!   Result<Out, ApiError>` (`ctx` when it audits, `caller` unless the route is public or admin
 //!   and nothing depends on who asks) and opens its own transaction: `app.db.read`, or
 //!   `app.db.write` (`BEGIN IMMEDIATE`). Building blocks that other operations, or other
-//!   features, call inside their transaction take `&Transaction` / `&Connection`.
+//!   features, call inside their transaction take `&Tx` / `&Connection`.
 //! - Failures are named (`ApiError::{missing, denied, refused, conflict, locked, field, …}`); the
 //!   web kit owns the statuses. A violated unique constraint becomes its answer in one table,
 //!   `web::error::CONSTRAINTS`; operations let the database refuse and return the error (`?`).
@@ -35,6 +35,7 @@ pub mod routes;
 pub use backups::jobs;
 
 use crate::app::App;
+use crate::db::Cached;
 use crate::db::DbError;
 use serde::Serialize;
 use std::path::Path;
@@ -72,7 +73,7 @@ pub fn free_disk_bytes(path: &Path) -> Option<u64> {
 
 /// Runs every readiness check; failures are logged with detail and reported by a short word.
 pub fn readiness(app: &App) -> Readiness {
-    let database = match app.db.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(DbError::from)) {
+    let database = match app.db.read(|c| c.query_row_cached("SELECT 1", [], |_| Ok(())).map_err(DbError::from)) {
         Ok(()) => match app.db.writable() {
             Ok(()) => "ok",
             Err(e) => {

@@ -261,6 +261,10 @@ impl From<crate::db::DbError> for ApiError {
                 return ApiError::unavailable("The request took too long in the database; try again.", 2);
             }
         }
+        // Group commit: the transaction this request shared was lost whole; nothing of it was kept.
+        if let crate::db::DbError::Batch = e {
+            return ApiError::unavailable("The write could not be saved; try again.", 1);
+        }
         ApiError::internal(e)
     }
 }
