@@ -34,6 +34,20 @@ struct R {
     body: Value,
 }
 
+/// `buildxpert_db_commit_batch_max` from `/metrics` (0 when unreadable).
+fn largest_batch(url: &str) -> u64 {
+    let Some(r) = call_text(&format!("{url}/metrics")) else { return 0 };
+    r.lines()
+        .find_map(|l| l.strip_prefix("buildxpert_db_commit_batch_max "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+fn call_text(url: &str) -> Option<String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).build().into();
+    agent.get(url).call().ok()?.body_mut().read_to_string().ok()
+}
+
 /// One request; `None` when the server is gone (refused, reset, timed out): not acknowledged.
 fn call(method: &str, url: &str, token: Option<&str>, headers: &[(&str, &str)], body: &str) -> Option<R> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -219,6 +233,8 @@ fn sigkill_under_mixed_writes_loses_nothing_acknowledged_and_keeps_every_invaria
     let slot = Arc::new(AtomicU64::new(0));
     let event_seq = Arc::new(AtomicU64::new(1));
     let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(2);
+    // The most requests one commit held (group commit), over the rounds.
+    let mut batch_max = 0;
     for round in 0..rounds {
         let url = s.url.clone();
         let stop = Arc::new(AtomicBool::new(false));
@@ -331,6 +347,7 @@ fn sigkill_under_mixed_writes_loses_nothing_acknowledged_and_keeps_every_invaria
             }));
         }
         std::thread::sleep(Duration::from_millis(300 + rng.next(1200)));
+        batch_max = batch_max.max(largest_batch(&url));
         s.child.kill().expect("SIGKILL");
         let _ = s.child.wait();
         stop.store(true, Ordering::SeqCst);
@@ -351,6 +368,8 @@ fn sigkill_under_mixed_writes_loses_nothing_acknowledged_and_keeps_every_invaria
         acked.messages.len()
     );
     assert!(!acked.bookings.is_empty() && !acked.paid.is_empty(), "the load did some work before the kills");
+    eprintln!("crash_mixed: the largest group commit before a kill held {batch_max} writes");
+    assert!(batch_max > 1, "concurrent writes shared commits (group commit was exercised)");
     let db = dir.path().join("buildxpert.db");
     let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let one = |sql: &str, p: &str| -> Option<String> { c.query_row(sql, [p], |r| r.get(0)).ok() };
