@@ -42,6 +42,7 @@ pub mod listings;
 pub mod money;
 pub mod notices;
 pub mod provider_listings;
+pub mod rank;
 pub mod routes;
 pub mod search;
 

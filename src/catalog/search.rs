@@ -5,10 +5,20 @@
 //! Every filter combination is served by an index of `0004_marketplace.sql` whose leading
 //! columns are `(status, <filter>)` and trailing `(created_at, id)`, so the newest-first keyset
 //! walk reads only matching rows (`tests/integration/listings.rs` checks the plan).
+//!
+//! `q` is full-text over the FTS5 index `listing_search` (`0015_search_and_indexes.sql`). Ranking
+//! rule and its bound: of the listings whose texts match every word, the newest [`WINDOW`] (by
+//! insertion order, the FTS5 rowid) are ranked, and the live ones among them that pass the
+//! `category`/`city`/`state` filters come best first by `listing_rank` ([`rank`]: bm25's
+//! term-frequency and length scoring, column-weighted, without the document-frequency factor),
+//! ties by id, paged with a `(rank, id)` cursor. Older matches are not returned. FTS5 walks the
+//! match newest first and stops at the window, so a page costs the same at a thousand matches or a
+//! million; the price is that a word matching more than [`WINDOW`] listings searches only the
+//! newest of them.
 
 use super::listings::{prices, CategoryRef, PricedSubService, Rating};
 use super::money::Money;
-use super::{categories, fields};
+use super::{categories, fields, rank};
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::db::keyset;
@@ -102,15 +112,23 @@ pub fn fts_query(q: &str) -> Option<String> {
 /// Words of `q` searched at most (the rest are ignored).
 const MAX_TERMS: usize = 16;
 
-/// The bm25 weights of the indexed columns (description, provider, category, services) and the
-/// scale that turns the score into the integer the keyset cursor holds.
-const RANK: &str = "CAST(-bm25(listing_search, 1.0, 2.0, 4.0, 2.0) * 1000000 AS INTEGER)";
+/// The column weights (description, provider, category, services) of [`rank`]'s score and the
+/// scale that turns it into the integer the keyset cursor holds.
+const RANK: &str = "CAST(listing_rank(listing_search, 1.0, 2.0, 4.0, 2.0) * 1000000 AS INTEGER)";
+
+/// How many matches a `q` search ranks: the newest `WINDOW` listings whose texts match every word
+/// (newest by insertion, the FTS5 rowid). FTS5 walks a match in rowid order and stops there, so a
+/// page costs the same whether a word matches a thousand listings or a million.
+pub const WINDOW: usize = 1000;
 
 /// The exact SQL and arguments of one page of a search at `now` (public so the query plan can be
 /// tested). Without `q`: newest first, `(created_at, id)` cursor. With `q`: the FTS5 index
-/// `listing_search` (`0015_search_and_indexes.sql`), best bm25 rank first, ties by id; the cursor is
-/// `(rank, id)`, the rank an integer (bm25 × 10⁶), so a page follows on from the one before as
-/// long as the index is unchanged (an edit in between can move a listing across the cursor).
+/// `listing_search` (`0015_search_and_indexes.sql`) gives the newest [`WINDOW`] matches of the
+/// words (by rowid, where FTS5 stops early); of those, the live ones that pass the filters come
+/// best first by [`rank`] (`listing_rank`, bm25 without its document-frequency term), ties by id.
+/// Older matches beyond the window are not returned. The cursor is `(rank, id)`, the rank an
+/// integer (score × 10⁶), so a page follows on from the one before as long as the index is
+/// unchanged (a write in between can move a listing across the cursor or the window's edge).
 /// Column 15 is the row's key for the cursor.
 pub fn build(f: &Filter, page: &PageRequest, now: i64) -> (String, Vec<SqlValue>) {
     let mut args: Vec<SqlValue> = vec![now.into()];
@@ -133,18 +151,21 @@ pub fn build(f: &Filter, page: &PageRequest, now: i64) -> (String, Vec<SqlValue>
         sql.push_str(&format!(" ORDER BY l.created_at DESC, l.id DESC LIMIT {}", page.fetch()));
         return (sql, args);
     };
-    match fts_query(q) {
-        Some(m) => args.push(m.into()),
-        None => filters.push_str(" AND 0"),
-    }
+    // A `q` without a word matches nothing (the operation answers before asking the database).
+    args.push(fts_query(q).unwrap_or_else(|| "\"\"".into()).into());
     let m = args.len();
+    let window = format!(
+        "(SELECT rowid AS r, {RANK} AS rk FROM listing_search WHERE listing_search MATCH ?{m} \
+         ORDER BY rowid DESC LIMIT {WINDOW}) w"
+    );
+    // CROSS JOIN keeps the window first: each of its rows then finds its listing by rowid (left
+    // free, the planner may walk every active listing and probe the window instead).
     let inner = SELECT.replacen("SELECT l.id,", "SELECT l.id AS lid,", 1).replacen(
         " FROM listings l ",
-        &format!(", {RANK} AS rk FROM listing_search JOIN listings l ON l.rowid = listing_search.rowid "),
+        &format!(", w.rk AS rk FROM {window} CROSS JOIN listings l ON l.rowid = w.r "),
         1,
     );
-    let matched = if filters.ends_with(" AND 0") { String::new() } else { format!(" AND listing_search MATCH ?{m}") };
-    let mut sql = format!("SELECT * FROM ({inner} WHERE {LIVE}{matched}{filters}) WHERE 1");
+    let mut sql = format!("SELECT * FROM ({inner} WHERE {LIVE}{filters}) WHERE 1");
     if let Some((at, id)) = &page.after {
         keyset::push_before(&mut sql, &mut args, "rk", "lid", *at, id.clone());
     }
@@ -176,7 +197,7 @@ pub fn search(app: &App, s: &Search, page: &PageRequest) -> Result<Page<PublicLi
         let (sql, args) = build(&f, page, now);
         // Cached: a search takes one of a few shapes (filters given, cursor or not, limit), and
         // its providers are joined through a view that costs a little to expand at each prepare.
-        let mut st = c.prepare_cached(&sql)?;
+        let mut st = rank::prepare(c, &sql)?;
         let rows =
             st.query_map(params_from_iter(args.iter()), |r| Ok((from_row(r, currency)?, r.get::<_, i64>(15)?)))?;
         let page = page.finish(rows.collect::<Result<Vec<_>, _>>()?, |(r, key)| (*key, &r.id));

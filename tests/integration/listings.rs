@@ -544,7 +544,11 @@ fn search_sql_for_category_and_city_uses_an_index() {
         app.app()
             .db
             .read(|c| {
-                let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+                let sql = format!("EXPLAIN QUERY PLAN {sql}");
+                if c.prepare(&sql).is_err() {
+                    buildxpert::catalog::rank::register(c)?;
+                }
+                let mut st = c.prepare(&sql)?;
                 let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(3))?;
                 rows.collect::<Result<Vec<_>, _>>().map_err(DbError::from)
             })
@@ -576,8 +580,8 @@ fn search_sql_for_category_and_city_uses_an_index() {
         assert!(p.iter().any(|d| d.starts_with("SEARCH l USING INDEX listings_")), "{f:?}: {p:?}");
         assert!(p.iter().all(|d| !d.starts_with("SCAN") && !d.contains("TEMP B-TREE")), "{f:?}: {p:?}");
     }
-    // `q` is served by the FTS5 index: only the matching rows are read (the listing by rowid),
-    // then ranked; no real table is scanned.
+    // `q` is served by the FTS5 index: only the window of matching rows is read (`w`, the listing
+    // by rowid), then ranked; no real table is scanned.
     for (f, page) in [
         (buildxpert::catalog::search::Filter { q: Some("leak".into()), ..Default::default() }, &first),
         (buildxpert::catalog::search::Filter { q: Some("leak pipe".into()), ..base.clone() }, &paged),
@@ -585,7 +589,10 @@ fn search_sql_for_category_and_city_uses_an_index() {
         let p = plan(&f, page);
         assert!(p.iter().any(|d| d.starts_with("SCAN listing_search VIRTUAL TABLE INDEX")), "{f:?}: {p:?}");
         assert!(p.iter().any(|d| d == "SEARCH l USING INTEGER PRIMARY KEY (rowid=?)"), "{f:?}: {p:?}");
-        assert!(p.iter().filter(|d| d.starts_with("SCAN")).all(|d| d.contains("VIRTUAL TABLE")), "{f:?}: {p:?}");
+        assert!(
+            p.iter().filter(|d| d.starts_with("SCAN")).all(|d| d.contains("VIRTUAL TABLE") || d == "SCAN w"),
+            "{f:?}: {p:?}"
+        );
     }
 }
 
@@ -771,4 +778,118 @@ fn full_text_search_matches_ranks_follows_renames_and_refuses_no_syntax() {
     assert_eq!(search("description:leak"), Vec::<String>::new(), "no column filter: 'description' is a word");
     assert_eq!(search("(((("), Vec::<String>::new());
     assert_eq!(scalar(&app, "SELECT COUNT(*) FROM listings", &[]), 3, "nothing changed");
+}
+
+/// A word that matches thousands of listings: the newest `WINDOW` matches (by insertion) are
+/// ranked, best first, and paging through them returns each live one exactly once, in the same
+/// order every time, also with a filter; older matches and listings that are not live never show;
+/// and the page's plan walks the FTS5 index in rowid order (stopping at the window) and finds
+/// each listing by rowid: no scan of listings and no sort of anything but the window.
+#[test]
+fn search_over_thousands_of_matches_ranks_a_bounded_window_and_pages_each_once() {
+    use buildxpert::catalog::search::{build, Filter, WINDOW};
+    const N: i64 = 3000;
+    let app = spawn_app();
+    let now = app.clock.now_ms();
+    let until = now + 30 * DAY * 1000;
+    // 300 providers with a listing in each of 10 categories; listing n's text: "leak" three times
+    // (n % 3 == 0), once in a longer text (n % 3 == 1), or not at all; every 7th expired; even n in
+    // Pune, odd in Nashik.
+    app.app()
+        .db
+        .write(|tx| {
+            tx.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 299)
+                 INSERT INTO users (id, role, phone, full_name, password_hash, verified, created_at, updated_at)
+                 SELECT printf('usr_bulk_%03d', i), 'provider', printf('+9170000%05d', i), 'Bulk Provider', 'x', 1, ?1, ?1
+                 FROM n",
+                [now],
+            )?;
+            tx.execute(
+                "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 - 1),
+                 cats(k, id) AS (SELECT row_number() OVER (ORDER BY id) - 1, id FROM categories WHERE active = 1)
+                 INSERT INTO listings (id, provider_id, category_id, description, experience_years, city, state, address,
+                     city_key, state_key, status, active_until, price_from, created_at, updated_at)
+                 SELECT printf('lst_bulk_%05d', i), printf('usr_bulk_%03d', i / 10), (SELECT id FROM cats WHERE k = i % 10),
+                     CASE i % 3 WHEN 0 THEN 'Leak leak leak repair' WHEN 1 THEN 'Leak repair, fittings and taps for homes and offices across town' ELSE 'Pipe fitting' END,
+                     3, CASE i % 2 WHEN 0 THEN 'Pune' ELSE 'Nashik' END, 'Maharashtra', 'Private',
+                     CASE i % 2 WHEN 0 THEN 'pune' ELSE 'nashik' END, 'maharashtra',
+                     CASE WHEN i % 7 = 0 THEN 'expired' ELSE 'active' END, ?2, 30000, ?3 + i, ?3 + i
+                 FROM n",
+                rusqlite::params![N, until, now],
+            )?;
+            Ok::<_, DbError>(())
+        })
+        .unwrap();
+    assert_eq!(scalar(&app, "SELECT COUNT(*) FROM listing_search WHERE listing_search MATCH 'leak'", &[]), 2000);
+    // The rule: the newest WINDOW matches of the words, of which the live ones.
+    let matches: Vec<i64> = (0..N).rev().filter(|i| i % 3 != 2).take(WINDOW).collect();
+    let expected: Vec<i64> = matches.iter().copied().filter(|i| i % 7 != 0).collect();
+    let walk = |query: &str| -> Vec<String> {
+        let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+        for _ in 0..100 {
+            let url = match &cursor {
+                None => format!("/api/v1/listings?{query}&limit=100"),
+                Some(c) => format!("/api/v1/listings?{query}&limit=100&cursor={c}"),
+            };
+            let r = app.get(&url);
+            assert_eq!(r.status, 200, "{url}: {}", r.body);
+            seen.extend(ids(&r));
+            match r.json()["nextCursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return seen,
+            }
+        }
+        panic!("{query}: paging did not end");
+    };
+    let all = walk("q=leak");
+    let unique: std::collections::BTreeSet<&String> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "a listing came twice");
+    let want: std::collections::BTreeSet<String> = expected.iter().map(|i| format!("lst_bulk_{i:05}")).collect();
+    assert_eq!(unique, want.iter().collect(), "exactly the live listings of the window");
+    assert_eq!(walk("q=leak"), all, "the same order on a second walk");
+    // Ranked: the three-leak texts before the one-leak ones; an old match beyond the window and
+    // an expired one inside it never show.
+    let n_of = |id: &String| id.trim_start_matches("lst_bulk_").parse::<i64>().unwrap();
+    let strong = all.iter().take_while(|id| n_of(id) % 3 == 0).count();
+    assert_eq!(strong, expected.iter().filter(|i| *i % 3 == 0).count(), "strong matches first: {all:?}");
+    assert!(all[strong..].iter().all(|id| n_of(id) % 3 == 1));
+    assert!(!all.contains(&"lst_bulk_00003".to_string()), "beyond the window");
+    assert!(!all.iter().any(|id| n_of(id) % 7 == 0), "not live");
+    // With a filter: the window's matches in Pune, in the same order.
+    let pune = walk("q=leak&city=pune");
+    let in_pune: Vec<String> = all.iter().filter(|id| n_of(id) % 2 == 0).cloned().collect();
+    assert_eq!(pune, in_pune);
+    // A word that matches nothing, and the other words still work.
+    assert_eq!(walk("q=leak%20pipe"), Vec::<String>::new());
+    assert_eq!(walk("q=pipe").len(), (N as usize / 3) - ((0..N).filter(|i| i % 3 == 2 && i % 7 == 0).count()));
+
+    // The plan, first page and a later one.
+    for after in [None, Some((5_000_000, "lst_bulk_02000".to_string()))] {
+        let page = PageRequest { limit: 20, after };
+        let f = Filter { q: Some("leak".into()), city_key: Some("pune".into()), ..Default::default() };
+        let (sql, args) = build(&f, &page, now);
+        let plan: Vec<String> = app
+            .app()
+            .db
+            .read(|c| {
+                let sql = format!("EXPLAIN QUERY PLAN {sql}");
+                if c.prepare(&sql).is_err() {
+                    buildxpert::catalog::rank::register(c)?;
+                }
+                let mut st = c.prepare(&sql)?;
+                let rows = st.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(3))?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(DbError::from)
+            })
+            .unwrap();
+        let window = plan.iter().position(|l| l == "CO-ROUTINE w").expect("the window is a co-routine");
+        let scan_w = plan.iter().position(|l| l == "SCAN w").expect("the window is read first");
+        assert!(plan[window + 1].starts_with("SCAN listing_search VIRTUAL TABLE"), "{plan:#?}");
+        assert!(!plan[window..scan_w].iter().any(|l| l.contains("TEMP B-TREE")), "matches sorted: {plan:#?}");
+        assert!(plan.iter().any(|l| l == "SEARCH l USING INTEGER PRIMARY KEY (rowid=?)"), "{plan:#?}");
+        let scanned =
+            |l: &String| l.strip_prefix("SCAN ").and_then(|t| t.split_whitespace().next()).map(str::to_string);
+        assert!(!plan.iter().filter_map(scanned).any(|t| t == "l" || t == "listings"), "{plan:#?}");
+        assert!(sql.contains(&format!("ORDER BY rowid DESC LIMIT {WINDOW}")), "{sql}");
+    }
 }
