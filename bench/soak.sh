@@ -9,8 +9,9 @@
 # The mix per minute (rates are per process, so the load is the same each minute): search
 # (GET /listings?q=) and listing detail closed loop on 2 connections each; a customer's bookings
 # and notifications on 1 each; 20 bookings/s created, 10 provider accepts/s, 5 signed sandbox
-# webhooks/s and 2 logins/s. The long-polls are `GET /events?wait=30` by a customer who gets no
-# events, re-armed as each one answers (the per-user waiter cap is raised for the run).
+# webhooks/s and 2 logins/s. The long-polls are `GET /events?after={cursor}&wait=30` by a customer
+# who gets few events, each re-armed as it answers with the cursor it was given, as a real client
+# does (the per-user waiter cap is raised for the run); their row counts the answers with events.
 #
 # Usage: bench/soak.sh [MINUTES] [--longpolls N] [--size N]   e.g. bench/soak.sh 2
 # Environment: CARGO_TARGET_DIR, BENCH_NO_BUILD=1, BENCH_PROFILE=dev (as bench/suite.sh).
@@ -79,7 +80,7 @@ booking="{\"listingId\":\"bl_{seq}\",\"subServiceIds\":[\"sub_plumber_tap-instal
 webhook='{"id":"bench_evt_{seq}","type":"payment.succeeded","paymentId":"pay_bench_{seq}","amount":9900,"currency":"INR"}'
 
 # The long-polls, held for the whole soak (each re-armed when it answers).
-"$bench" --url "$url" --route "/api/v1/events?after=0&wait=30" --concurrency "$longpolls" \
+"$bench" --url "$url" --route "/api/v1/events?after={cursor}&wait=30" --concurrency "$longpolls" \
     --duration $((minutes * 60 + 5)) --warmup 0 --timeout 60 \
     --setup-post /api/v1/auth/login --setup-body "$(login_body +916000000002 customer)" --token-field accessToken \
     >"$work/longpolls.txt" 2>&1 &

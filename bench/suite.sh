@@ -146,7 +146,7 @@ mix() {
         i=$((i + 1))
     }
     part "mix c$total: long-polls held (GET /events?wait=$seconds)" "$longpolls" \
-        --route "/api/v1/events?after=0&wait=$seconds" --timeout $((seconds + 30)) "${as_idle[@]}"
+        --route "/api/v1/events?after={cursor}&wait=$seconds" --timeout $((seconds + 30)) "${as_idle[@]}"
     part "mix c$total: search GET /listings?q=" $((3 * k)) --route "/api/v1/listings?q=plumber"
     part "mix c$total: GET /listings/{id}" $((3 * k)) --route /api/v1/listings/lst_00000002
     part "mix c$total: GET /bookings" $((2 * k)) --route /api/v1/bookings "${as_customer2[@]}"

@@ -62,7 +62,8 @@ impl Request {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         let text = String::from_utf8_lossy(body);
-        let template = (text.contains("{seq}") || path.contains("{seq}")).then(|| (head.clone(), text.into_owned()));
+        let templated = ["{seq}", "{cursor}"].iter().any(|k| text.contains(k) || path.contains(k));
+        let template = templated.then(|| (head.clone(), text.into_owned()));
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(body);
@@ -86,14 +87,26 @@ impl Request {
         self
     }
 
+    /// True when the path has `{cursor}`: the worker follows the `cursor` of each answer, as a
+    /// long-polling client does (`GET /events?after={cursor}`), starting from 0.
+    pub fn follows_cursor(&self) -> bool {
+        self.template.as_ref().is_some_and(|(head, _)| head.contains("{cursor}"))
+    }
+
     /// The bytes to send this time.
+    #[cfg(test)]
     pub fn render(&self) -> std::borrow::Cow<'_, [u8]> {
+        self.render_at("0")
+    }
+
+    /// The bytes to send this time, `{cursor}` replaced by `cursor`.
+    pub fn render_at(&self, cursor: &str) -> std::borrow::Cow<'_, [u8]> {
         match &self.template {
             None => std::borrow::Cow::Borrowed(&self.bytes),
             Some((head, body)) => {
                 let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let body = body.replace("{seq}", &n.to_string());
-                let head = head.replace("{seq}", &n.to_string());
+                let head = head.replace("{seq}", &n.to_string()).replace("{cursor}", cursor);
                 let sig = match &self.sandbox_secret {
                     Some(secret) => {
                         let t = std::time::SystemTime::now()
@@ -138,7 +151,12 @@ impl Conn {
 
     /// Sends one request and reads the complete response.
     pub fn send(&mut self, req: &Request, keep_body: bool) -> io::Result<Response> {
-        self.reader.get_mut().write_all(&req.render())?;
+        self.send_at(req, keep_body, "0")
+    }
+
+    /// [`Conn::send`] with `{cursor}` in the path replaced by `cursor`.
+    pub fn send_at(&mut self, req: &Request, keep_body: bool, cursor: &str) -> io::Result<Response> {
+        self.reader.get_mut().write_all(&req.render_at(cursor))?;
         let mut head = self.read_head()?;
         // Skip interim 1xx responses (other than 101, which we never ask for).
         while (100..200).contains(&head.status) && head.status != 101 {
@@ -331,6 +349,8 @@ pub struct WorkerResult {
     /// Connect/read/write/parse failures.
     pub io_errors: u64,
     pub first_io_error: Option<String>,
+    /// With `{cursor}`: answers that carried events (the rest were long-polls that timed out).
+    pub event_answers: u64,
 }
 
 /// Sends `req` back-to-back on one keep-alive connection until `until`, or, with `pace`, at most
@@ -348,6 +368,8 @@ pub fn worker(
     let mut out = WorkerResult::default();
     let mut conn: Option<Conn> = None;
     let mut next = Instant::now();
+    let follow = req.follows_cursor();
+    let mut cursor = "0".to_string();
     loop {
         if let Some(p) = pace {
             let now = Instant::now();
@@ -377,8 +399,17 @@ pub fn worker(
                 }
             },
         };
-        match c.send(req, false) {
+        match c.send_at(req, follow, &cursor) {
             Ok(resp) => {
+                if follow && resp.status == 200 {
+                    let body = String::from_utf8_lossy(&resp.body);
+                    if let Some(next) = find_string_field(&body, "cursor") {
+                        cursor = next;
+                    }
+                    if measuring && !body.contains("\"events\":[]") {
+                        out.event_answers += 1;
+                    }
+                }
                 if measuring {
                     let us = start.elapsed().as_micros();
                     out.latencies_us.push(u64::try_from(us).unwrap_or(u64::MAX));
@@ -496,6 +527,16 @@ mod tests {
         let b = String::from_utf8(r.render().into_owned()).unwrap();
         assert!(a.starts_with("POST /b/bt_") && !a.contains("{seq}"), "{a}");
         assert_ne!(a.lines().next(), b.lines().next());
+    }
+
+    #[test]
+    fn cursor_placeholder_is_replaced_by_the_followed_cursor() {
+        let addr = parse_local_url("http://127.0.0.1:9").unwrap();
+        let r = Request::new("GET", "/api/v1/events?after={cursor}&wait=30", addr, &[], b"");
+        assert!(r.follows_cursor());
+        let a = String::from_utf8(r.render_at("42").into_owned()).unwrap();
+        assert!(a.starts_with("GET /api/v1/events?after=42&wait=30 "), "{a}");
+        assert!(!Request::new("GET", "/healthz", addr, &[], b"").follows_cursor());
     }
 
     #[test]

@@ -382,6 +382,8 @@ struct RunReport {
     io_errors: u64,
     first_io_error: Option<String>,
     peak: procfs::Peak,
+    /// Long-polls that followed `{cursor}`: answers with events, None when the route has none.
+    event_answers: Option<u64>,
 }
 
 /// One run: `c` threads, each with its own connection, for warmup + duration.
@@ -411,6 +413,7 @@ fn run_one(addr: SocketAddr, req: &Arc<Request>, c: usize, o: &Options, pid: Opt
     let mut io_errors = 0;
     let mut first_io_error = None;
     let mut latencies = Vec::with_capacity(results.len());
+    let event_answers = req.follows_cursor().then(|| results.iter().map(|r| r.event_answers).sum());
     for r in results {
         for (code, n) in r.statuses {
             *statuses.entry(code).or_insert(0) += n;
@@ -419,7 +422,15 @@ fn run_one(addr: SocketAddr, req: &Arc<Request>, c: usize, o: &Options, pid: Opt
         first_io_error = first_io_error.or(r.first_io_error);
         latencies.push(r.latencies_us);
     }
-    Ok(RunReport { concurrency: c, summary: stats::summarize(latencies), statuses, io_errors, first_io_error, peak })
+    Ok(RunReport {
+        concurrency: c,
+        summary: stats::summarize(latencies),
+        statuses,
+        io_errors,
+        first_io_error,
+        peak,
+        event_answers,
+    })
 }
 
 impl RunReport {
@@ -448,6 +459,7 @@ impl RunReport {
             (format!("errors={}", self.bad_statuses() + self.io_errors), 13),
             (format!("rss_peak={}", self.peak.rss_kib.map_or_else(na, stats::fmt_mib)), 19),
             (format!("threads_peak={}", self.peak.threads.map_or_else(na, |t| t.to_string())), 0),
+            (self.event_answers.map(|n| format!("event_answers={n}")).unwrap_or_default(), 0),
         ];
         let line: Vec<String> = cells.iter().map(|(s, w)| format!("{s:<w$}")).collect();
         line.join(" ").trim_end().to_string()
