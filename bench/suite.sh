@@ -69,7 +69,7 @@ mkdir -p "$data" "$(dirname "$out")"
 
 secret="bench-sandbox-secret-0123456789abcdef"
 # Enough distinct resources for every create/transition/webhook the runs can send.
-budget=$((seconds * 6000 + 20000))
+budget=$((seconds * 12000 + 20000))
 webhooks=$((n < budget ? n : budget))
 "$seeder" --data-dir "$data" --listings "$n" --bookings "$n" --customers 1000 --bookable "$budget" \
     --transitions "$budget" --notifications 40 --pending-payments "$webhooks" >"$work/seed.txt"

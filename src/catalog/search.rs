@@ -119,7 +119,7 @@ const RANK: &str = "CAST(listing_rank(listing_search, 1.0, 2.0, 4.0, 2.0) * 1000
 /// How many matches a `q` search ranks: the newest `WINDOW` listings whose texts match every word
 /// (newest by insertion, the FTS5 rowid). FTS5 walks a match in rowid order and stops there, so a
 /// page costs the same whether a word matches a thousand listings or a million.
-pub const WINDOW: usize = 1000;
+pub const WINDOW: usize = 200;
 
 /// The exact SQL and arguments of one page of a search at `now` (public so the query plan can be
 /// tested). Without `q`: newest first, `(created_at, id)` cursor. With `q`: the FTS5 index

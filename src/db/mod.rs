@@ -89,8 +89,8 @@ pub struct DbOptions {
     pub readers: u32,
     /// `database.statement_timeout_ms`; zero: unbounded.
     pub statement_timeout: Duration,
-    /// `database.wal_checkpoint_pages`: the writer runs a PASSIVE checkpoint once the WAL holds
-    /// this many pages (SQLite's `wal_autocheckpoint`); 0 disables the automatic one.
+    /// `database.wal_checkpoint_pages`: a commit that leaves this many pages in the WAL wakes the
+    /// background checkpointer (see `checkpoint`); 0 disables it.
     pub wal_checkpoint_pages: u32,
     /// `database.wal_max_bytes`: the WAL is truncated to this after a checkpoint
     /// (`journal_size_limit`), and a commit that leaves it larger tries a TRUNCATE checkpoint
